@@ -1,0 +1,162 @@
+"""Start-up hook of loopback-shim, run by every interpreter of an environment.
+
+The .pth and .start files and the injected sitecustomize call activate(). Every
+Python process pays for this module, so it imports only sys and os, which site has
+already loaded, and leaves the patching to a finder that acts when a target module
+is first imported. Keep it small and parseable by the oldest supported Python.
+"""
+
+import os
+import sys
+
+# Modules whose import triggers a patch; loopback_shim._patches maps each to its code.
+TARGETS = frozenset((
+    "urllib.request", "requests", "urllib3", "httpx", "aiohttp",
+    "pip._vendor.requests", "pip._vendor.urllib3",
+))
+# Appended to NO_PROXY: each form some client understands, none that makes one raise.
+LOOPBACK_NO_PROXY = ("localhost", ".localhost", "127.0.0.1", "::1", "127.0.0.0/8")
+_TRUE_VALUES = ("1", "true", "yes", "on")
+_activated = False
+_reported = False
+
+
+def activate():
+    """Patch loopback proxy decisions lazily and extend NO_PROXY; never raises."""
+    global _activated
+    # On CPython 3.8 to 3.14 a venv runs each .pth import line twice, and a .pth
+    # and a PYTHONPATH copy of this module may both be present: act once.
+    if _activated:
+        return
+    _activated = True
+    try:
+        if is_truthy(os.environ.get("LOOPBACK_SHIM_DISABLE")):
+            return
+        for finder in sys.meta_path:
+            if getattr(finder, "loopback_shim_marker", False):
+                return
+        extend_environ_no_proxy(os.environ)
+        finder = PatchingFinder()
+        sys.meta_path.insert(0, finder)
+        for name in TARGETS:
+            if name in sys.modules:
+                finder.patch(name, sys.modules[name])
+    except Exception as exc:
+        report_failure(exc)
+
+
+def is_truthy(value):
+    return (value or "").strip().lower() in _TRUE_VALUES
+
+
+def report_failure(exc):
+    """Print one line on stderr under LOOPBACK_SHIM_DEBUG, once per process."""
+    global _reported
+    if _reported or not is_truthy(os.environ.get("LOOPBACK_SHIM_DEBUG")):
+        return
+    _reported = True
+    sys.stderr.write("loopback-shim: activation failed, stock proxy decisions"
+                     " kept: %s: %s\n" % (type(exc).__name__, exc))
+
+
+def extend_environ_no_proxy(environ):
+    """Append the loopback entries missing from no_proxy and NO_PROXY in place.
+
+    Nothing happens unless some *_proxy variable is set: on macOS and Windows a
+    NO_PROXY alone would switch Python from the system proxy to no proxy at all.
+    """
+    if not any(value.strip() for key, value in environ.items()
+               if key.lower().endswith("_proxy") and key.lower() != "no_proxy"):
+        return
+    lower = environ.get("no_proxy", "")
+    upper = environ.get("NO_PROXY", "")
+    if lower.strip() and upper.strip() and lower != upper:
+        # Clients disagree on which spelling wins, so each keeps its own entries.
+        values = {"no_proxy": extended_no_proxy(lower),
+                  "NO_PROXY": extended_no_proxy(upper)}
+    else:
+        value = extended_no_proxy(lower if lower.strip() else upper)
+        values = {"no_proxy": value, "NO_PROXY": value}
+    for key, value in values.items():
+        if environ.get(key) != value:
+            environ[key] = value
+
+
+def extended_no_proxy(value):
+    """Return ``value`` with the missing loopback entries appended after the user's.
+
+    A ``*`` entry means "no proxy for any host" and is left alone, because adding
+    entries would turn it into a list that proxies everything else.
+    """
+    present = set(entry.strip().lower() for entry in value.split(","))
+    if "*" in present:
+        return value
+    missing = [entry for entry in LOOPBACK_NO_PROXY if entry not in present]
+    if not missing:
+        return value
+    kept = value.strip().rstrip(",")
+    return ",".join([kept] + missing) if kept else ",".join(missing)
+
+
+class PatchingFinder(object):
+    """Meta path finder that patches a target module right after it executes."""
+
+    loopback_shim_marker = True
+
+    def __init__(self):
+        self.pending = set(TARGETS)
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.pending:
+            return None
+        try:
+            spec = self._find_spec_after_self(name, path, target)
+            if spec is not None and hasattr(spec.loader, "exec_module"):
+                spec.loader = PatchingLoader(spec.loader, name, self)
+            return spec
+        except Exception as exc:
+            report_failure(exc)
+            return None
+
+    def _find_spec_after_self(self, name, path, target):
+        finders = sys.meta_path
+        start = finders.index(self) + 1 if self in finders else len(finders)
+        for finder in finders[start:]:
+            find_spec = getattr(finder, "find_spec", None)
+            spec = find_spec(name, path, target) if find_spec else None
+            if spec is not None:
+                return spec
+        return None
+
+    def patch(self, name, module):
+        self.pending.discard(name)
+        try:
+            from loopback_shim import _patches
+            _patches.apply(name, module)
+        except Exception as exc:
+            report_failure(exc)
+
+
+class PatchingLoader(object):
+    """Loader wrapper that runs the original loader, then patches the module."""
+
+    def __init__(self, loader, name, finder):
+        self.loader = loader
+        self.name = name
+        self.finder = finder
+
+    def __getattr__(self, attribute):
+        return getattr(self.loader, attribute)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        # Hand the original loader back before the module runs, so that code
+        # reading __loader__ or __spec__.loader (pkgutil, importlib.resources)
+        # never sees this wrapper.
+        module.__loader__ = self.loader
+        if getattr(module, "__spec__", None) is not None:
+            module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        self.finder.patch(self.name, sys.modules.get(self.name, module))

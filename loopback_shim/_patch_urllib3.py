@@ -1,0 +1,72 @@
+"""urllib3 (and pip's vendored copy): a ProxyManager sends loopback targets direct.
+
+ProxyManager reads no environment; callers such as selenium build one from it and
+then route every request through the proxy. Three methods decide the route, each
+per request and per redirect hop (urllib3 1.26 to 2.x): ``connection_from_host``
+picks the pool (the proxy's, or a CONNECT tunnel for https), ``_set_proxy_headers``
+adds proxy request headers, and ``_proxy_requires_url_absolute_form`` picks the
+request line. For a loopback host they now behave as a plain PoolManager does:
+a pool without proxy settings, in the same pool container, and origin form.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from ._patching import PatchGroup, goes_direct
+
+# Pool keyword arguments that ProxyManager adds; None removes a key when merged.
+_NO_PROXY_POOL_KWARGS = {"_proxy": None, "_proxy_headers": None, "_proxy_config": None}
+
+
+def patch_urllib3(group: PatchGroup, urllib3: ModuleType) -> None:
+    poolmanager = sys.modules[urllib3.__name__ + ".poolmanager"]
+    proxy_manager = poolmanager.ProxyManager
+    base_connection_from_host = poolmanager.PoolManager.connection_from_host
+    parse_url = poolmanager.parse_url
+
+    group.wrap(
+        proxy_manager,
+        "connection_from_host",
+        lambda o: _make_connection_from_host(o, base_connection_from_host),
+    )
+    group.wrap(proxy_manager, "_set_proxy_headers", lambda o: _make_set_proxy_headers(o, parse_url))
+    group.wrap(proxy_manager, "_proxy_requires_url_absolute_form", _make_absolute_form)
+
+
+def _make_connection_from_host(original: Callable[..., Any], direct: Callable[..., Any]) -> Any:
+    def loopback_shim_connection_from_host(
+        self: Any, host: Any, port: Any = None, scheme: Any = "http", pool_kwargs: Any = None
+    ) -> Any:
+        if goes_direct(host, "urllib3"):
+            direct_kwargs = dict(pool_kwargs or {})
+            direct_kwargs.update(_NO_PROXY_POOL_KWARGS)
+            return direct(self, host, port, scheme, pool_kwargs=direct_kwargs)
+        return original(self, host, port, scheme, pool_kwargs=pool_kwargs)
+
+    return loopback_shim_connection_from_host
+
+
+def _make_set_proxy_headers(original: Callable[..., Any], parse_url: Callable[[str], Any]) -> Any:
+    def loopback_shim_set_proxy_headers(self: Any, url: Any, headers: Any = None) -> Any:
+        try:
+            host = parse_url(url).host
+        except Exception:
+            host = None
+        if goes_direct(host, "urllib3"):
+            return headers
+        return original(self, url, headers)
+
+    return loopback_shim_set_proxy_headers
+
+
+def _make_absolute_form(original: Callable[..., Any]) -> Any:
+    def loopback_shim_proxy_requires_url_absolute_form(self: Any, parsed_url: Any) -> Any:
+        if goes_direct(getattr(parsed_url, "host", None), "urllib3"):
+            return False
+        return original(self, parsed_url)
+
+    return loopback_shim_proxy_requires_url_absolute_form

@@ -1,0 +1,25 @@
+"""Which patch runs when a target module is first imported.
+
+The boot module's finder calls apply() right after a target module executes, or at
+activation for a target that is already imported. Each patch module is imported
+only then, so a process that never imports a target never loads its patch.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from ._patching import apply_once
+
+
+def apply(name: str, module: ModuleType) -> bool:
+    """Patch the target module ``name``; return False if it is unknown or failed."""
+    if name == "urllib.request":
+        from ._patch_urllib import patch_urllib_request as patch
+    elif name in ("requests", "pip._vendor.requests"):
+        from ._patch_requests import patch_requests as patch
+    elif name in ("urllib3", "pip._vendor.urllib3"):
+        from ._patch_urllib3 import patch_urllib3 as patch
+    else:
+        return False
+    return apply_once(name, patch, module)

@@ -98,7 +98,7 @@ def extended_no_proxy(value):
     return ",".join([kept] + missing) if kept else ",".join(missing)
 
 
-class PatchingFinder(object):
+class PatchingFinder:
     """Meta path finder that patches a target module right after it executes."""
 
     loopback_shim_marker = True
@@ -137,7 +137,7 @@ class PatchingFinder(object):
             report_failure(exc)
 
 
-class PatchingLoader(object):
+class PatchingLoader:
     """Loader wrapper that runs the original loader, then patches the module."""
 
     def __init__(self, loader, name, finder):

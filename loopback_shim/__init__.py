@@ -38,4 +38,5 @@ def deactivate() -> None:
     undo_all()
     boot = sys.modules.get("_loopback_shim_boot")
     if boot is not None:
-        boot._activated = False
+        # Let a later activate() run again in this process.
+        vars(boot)["_activated"] = False

@@ -7,19 +7,27 @@ only then, so a process that never imports a target never loads its patch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 
-from ._patching import apply_once
+from ._patching import PatchGroup, apply_once
 
 
 def apply(name: str, module: ModuleType) -> bool:
     """Patch the target module ``name``; return False if it is unknown or failed."""
+    patch: Callable[[PatchGroup, ModuleType], None]
     if name == "urllib.request":
-        from ._patch_urllib import patch_urllib_request as patch
+        from ._patch_urllib import patch_urllib_request
+
+        patch = patch_urllib_request
     elif name in ("requests", "pip._vendor.requests"):
-        from ._patch_requests import patch_requests as patch
+        from ._patch_requests import patch_requests
+
+        patch = patch_requests
     elif name in ("urllib3", "pip._vendor.urllib3"):
-        from ._patch_urllib3 import patch_urllib3 as patch
+        from ._patch_urllib3 import patch_urllib3
+
+        patch = patch_urllib3
     else:
         return False
     return apply_once(name, patch, module)

@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from environments import INJECT_DIR, REPO, Interpreter, build_wheel, is_proxy_variable, make_venv
 from servers import RunningServer, ipv6_available, start_origin, start_trap_proxy
 

@@ -20,7 +20,7 @@ def _shim_root(here):
     return os.path.dirname(os.path.dirname(here))
 
 
-class _ShimOnlyFinder(object):
+class _ShimOnlyFinder:
     """Finds loopback_shim and its boot module in one directory, nothing else."""
 
     loopback_shim_names = ("_loopback_shim_boot", "loopback_shim")

@@ -22,7 +22,7 @@ _reported = False
 
 
 def activate():
-    """Patch loopback proxy decisions lazily and extend NO_PROXY; never raises."""
+    """Patch loopback proxy decisions lazily and extend NO_PROXY, raising no Exception."""
     global _activated
     # On CPython 3.8 to 3.14 a venv runs each .pth import line twice, and a .pth
     # and a PYTHONPATH copy of this module may both be present: act once.

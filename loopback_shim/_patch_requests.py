@@ -27,13 +27,15 @@ def patch_requests(group: PatchGroup, requests: ModuleType) -> None:
     # The adapter connects to the host urllib3's parse_url finds, so decide on it.
     host_of = _make_host_parser(getattr(adapters, "parse_url", None))
 
-    original = utils.select_proxy
-    wrapper = group.wrap(utils, "select_proxy", lambda o: _make_select_proxy(o, host_of))
-    group.rebind(original, wrapper, ("select_proxy",))
+    stock_select_proxy = utils.select_proxy
+    wrapper = group.wrap(
+        utils, "select_proxy", lambda original: _make_select_proxy(original, host_of)
+    )
+    group.rebind(stock_select_proxy, wrapper, ("select_proxy",))
     group.wrap(
         sessions.SessionRedirectMixin,
         "rebuild_proxies",
-        lambda o: _make_rebuild_proxies(o, host_of),
+        lambda original: _make_rebuild_proxies(original, host_of),
     )
 
 

@@ -31,9 +31,13 @@ def patch_urllib3(group: PatchGroup, urllib3: ModuleType) -> None:
     group.wrap(
         proxy_manager,
         "connection_from_host",
-        lambda o: _make_connection_from_host(o, base_connection_from_host),
+        lambda original: _make_connection_from_host(original, base_connection_from_host),
     )
-    group.wrap(proxy_manager, "_set_proxy_headers", lambda o: _make_set_proxy_headers(o, parse_url))
+    group.wrap(
+        proxy_manager,
+        "_set_proxy_headers",
+        lambda original: _make_set_proxy_headers(original, parse_url),
+    )
     group.wrap(proxy_manager, "_proxy_requires_url_absolute_form", _make_absolute_form)
 
 

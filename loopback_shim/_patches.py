@@ -28,6 +28,14 @@ def apply(name: str, module: ModuleType) -> bool:
         from ._patch_urllib3 import patch_urllib3
 
         patch = patch_urllib3
+    elif name == "httpx":
+        from ._patch_httpx import patch_httpx
+
+        patch = patch_httpx
+    elif name == "aiohttp":
+        from ._patch_aiohttp import patch_aiohttp
+
+        patch = patch_aiohttp
     else:
         return False
     return apply_once(name, patch, module)

@@ -8,7 +8,7 @@ import pytest
 from environments import INJECT_DIR, REPO, Interpreter, build_wheel, is_proxy_variable, make_venv
 from servers import RunningServer, ipv6_available, start_origin, start_trap_proxy
 
-CLIENT_PACKAGES = ["requests", "urllib3"]
+CLIENT_PACKAGES = ["requests", "urllib3", "httpx", "aiohttp", "websockets"]
 
 
 @pytest.fixture(autouse=True)

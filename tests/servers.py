@@ -4,7 +4,8 @@ An origin answers every request with a JSON body that names it and echoes the
 request line it received, so a test can tell origin form ("GET /path") from the
 absolute form a client sends to a proxy. The trap proxy records every request
 line that reaches it and answers 200 with ``{"via": "trap-proxy"}``, or refuses
-CONNECT, so that a request sent to it is never forwarded anywhere.
+CONNECT, so that a request sent to it is never forwarded anywhere. For a path
+under ``/redirect/`` it answers a 302 itself, like the origins do.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import http.server
 import json
 import socket
 import threading
+import urllib.parse
 from typing import Any
 
 
@@ -79,7 +81,23 @@ class _TrapHandler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        body = json.dumps({"via": "trap-proxy", "request_line": self.requestline}).encode()
+        path = urllib.parse.urlsplit(self.path).path
+        if path.startswith("/redirect/"):
+            # GET http://<any host>/redirect/<url-without-scheme> answers 302 to
+            # http://<that>: a proxied first hop that redirects to a loopback origin
+            # without any server off this machine.
+            self.send_response(302)
+            self.send_header("Location", "http://" + path[len("/redirect/") :])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = json.dumps(
+            {
+                "via": "trap-proxy",
+                "request_line": self.requestline,
+                "proxy_authorization": self.headers.get("Proxy-Authorization"),
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

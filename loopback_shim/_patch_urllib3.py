@@ -41,36 +41,61 @@ def patch_urllib3(group: PatchGroup, urllib3: ModuleType) -> None:
     group.wrap(proxy_manager, "_proxy_requires_url_absolute_form", _make_absolute_form)
 
 
+# Each wrapper takes (self, *args, **kwargs) and binds them to the urllib3 1.26 to
+# 2.x signature with one of these. A call that does not bind (a parameter a newer
+# urllib3 added or renamed) gets the stock method with the caller's arguments
+# as they were, instead of a TypeError raised by the wrapper.
+def _connection_arguments(
+    host: Any, port: Any = None, scheme: Any = "http", pool_kwargs: Any = None
+) -> tuple[Any, Any, Any, Any]:
+    return host, port, scheme, pool_kwargs
+
+
+def _proxy_headers_arguments(url: Any, headers: Any = None) -> tuple[Any, Any]:
+    return url, headers
+
+
+def _absolute_form_arguments(parsed_url: Any) -> Any:
+    return parsed_url
+
+
 def _make_connection_from_host(original: Callable[..., Any], direct: Callable[..., Any]) -> Any:
-    def loopback_shim_connection_from_host(
-        self: Any, host: Any, port: Any = None, scheme: Any = "http", pool_kwargs: Any = None
-    ) -> Any:
+    def loopback_shim_connection_from_host(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            host, port, scheme, pool_kwargs = _connection_arguments(*args, **kwargs)
+        except TypeError:
+            return original(self, *args, **kwargs)
         if goes_direct(host, "urllib3"):
             direct_kwargs = dict(pool_kwargs or {})
             direct_kwargs.update(_NO_PROXY_POOL_KWARGS)
             return direct(self, host, port, scheme, pool_kwargs=direct_kwargs)
-        return original(self, host, port, scheme, pool_kwargs=pool_kwargs)
+        return original(self, *args, **kwargs)
 
     return loopback_shim_connection_from_host
 
 
 def _make_set_proxy_headers(original: Callable[..., Any], parse_url: Callable[[str], Any]) -> Any:
-    def loopback_shim_set_proxy_headers(self: Any, url: Any, headers: Any = None) -> Any:
+    def loopback_shim_set_proxy_headers(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
+            url, headers = _proxy_headers_arguments(*args, **kwargs)
             host = parse_url(url).host
         except Exception:
-            host = None
+            return original(self, *args, **kwargs)
         if goes_direct(host, "urllib3"):
             return headers
-        return original(self, url, headers)
+        return original(self, *args, **kwargs)
 
     return loopback_shim_set_proxy_headers
 
 
 def _make_absolute_form(original: Callable[..., Any]) -> Any:
-    def loopback_shim_proxy_requires_url_absolute_form(self: Any, parsed_url: Any) -> Any:
+    def loopback_shim_proxy_requires_url_absolute_form(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            parsed_url = _absolute_form_arguments(*args, **kwargs)
+        except TypeError:
+            return original(self, *args, **kwargs)
         if goes_direct(getattr(parsed_url, "host", None), "urllib3"):
             return False
-        return original(self, parsed_url)
+        return original(self, *args, **kwargs)
 
     return loopback_shim_proxy_requires_url_absolute_form

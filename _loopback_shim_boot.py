@@ -59,6 +59,13 @@ def report_failure(exc):
                      " kept: %s: %s\n" % (type(exc).__name__, exc))
 
 
+def report_skipped(name, finder):
+    """Print under LOOPBACK_SHIM_DEBUG that a target module was left unpatched."""
+    if is_truthy(os.environ.get("LOOPBACK_SHIM_DEBUG")):
+        sys.stderr.write("loopback-shim: %s not patched: %s loads it through find_module,"
+                         " which the shim does not wrap\n" % (name, type(finder).__name__))
+
+
 def extend_environ_no_proxy(environ):
     """Append the loopback entries missing from no_proxy and NO_PROXY in place.
 
@@ -143,7 +150,18 @@ class PatchingFinder:
         start = finders.index(self) + 1 if self in finders else len(finders)
         for finder in finders[start:]:
             find_spec = getattr(finder, "find_spec", None)
-            spec = find_spec(name, path, target) if find_spec else None
+            if find_spec is None:
+                # Python 3.9 to 3.11 still load through a finder that has only
+                # find_module (3.12 ignores it). Stand aside when one claims the
+                # module, so the import gets that module, unpatched, as without us.
+                find_module = getattr(finder, "find_module", None)
+                if (sys.version_info < (3, 12) and find_module is not None
+                        and find_module(name, path) is not None):
+                    self.pending.discard(name)
+                    report_skipped(name, finder)
+                    return None
+                continue
+            spec = find_spec(name, path, target)
             if spec is not None:
                 return spec
         return None

@@ -5,7 +5,8 @@ request and redirect hop, with the host as urlopen parsed and unquoted it, brack
 and port included ("[::1]:8080"). requests, aiohttp and botocore bind the same
 function by name with ``from urllib.request import proxy_bypass``. CPython 3.8 to
 3.13 never bypass loopback by themselves on Linux: the stock function only matches
-NO_PROXY entries, with no IP or CIDR logic.
+NO_PROXY entries, with no IP or CIDR logic. ProxyHandler.proxy_open is wrapped too,
+so that a redirect from a proxied host to loopback drops the proxy's credentials.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ def patch_urllib_request(group: PatchGroup, request: ModuleType) -> None:
         original = getattr(request, name)
         wrapper = group.wrap(request, name, _make_proxy_bypass)
         group.rebind(original, wrapper, (name,))
+    # NOTE: ProxyHandler.__init__ binds self.proxy_open into each <scheme>_open, so a
+    # handler built before this patch keeps the stock method. Its decision still comes
+    # from the patched proxy_bypass, but the header removal below is missing.
+    group.wrap(request.ProxyHandler, "proxy_open", _make_proxy_open)
 
 
 def _make_proxy_bypass(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -35,3 +40,17 @@ def _make_proxy_bypass(original: Callable[..., Any]) -> Callable[..., Any]:
         return original(host, *args, **kwargs)
 
     return loopback_shim_proxy_bypass
+
+
+def _make_proxy_open(original: Callable[..., Any]) -> Callable[..., Any]:
+    def loopback_shim_proxy_open(self: Any, req: Any, *args: Any, **kwargs: Any) -> Any:
+        if goes_direct(getattr(req, "host", None), "urllib.request"):
+            # HTTPRedirectHandler copies every header of a proxied hop into the next
+            # request, including the Proxy-authorization that proxy_open added for a
+            # proxy URL with credentials (CPython 3.9 to 3.13). A hop that goes direct
+            # must not send the proxy's credentials to the origin.
+            req.remove_header("Proxy-authorization")
+            return None  # what the stock method returns when proxy_bypass is true
+        return original(self, req, *args, **kwargs)
+
+    return loopback_shim_proxy_open

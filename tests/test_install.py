@@ -537,6 +537,24 @@ def test_debian_python_keeps_its_sitecustomize(inject_kind, wheel_env, origins, 
     assert_direct(report, ("urlopen",))
 
 
+def test_debian_python_venv_activates(uv, wheel, origins, probe_env, tmp_path):
+    # A venv of the system Python: its stdlib sitecustomize stays in charge, and
+    # the .pth file in the venv's site-packages activates the shim.
+    dist_sitecustomize = debian_sitecustomize()
+    if dist_sitecustomize is None:
+        pytest.skip("no %s with a distribution sitecustomize" % DEBIAN_PYTHON)
+    venv_dir = tmp_path / "debian-venv"
+    subprocess.run([str(DEBIAN_PYTHON), "-m", "venv", "--without-pip", str(venv_dir)],
+                   check=True, env=clean_environ(), timeout=TOOL_TIMEOUT)
+    venv = Interpreter(venv_dir / "bin" / "python")
+    # The wheelhouse has wheels for the runner's Python only, so no requests here.
+    uv.install(venv, str(wheel))
+    report = run_probe([str(venv.python)], *request_args(origins, "urlopen"), env=probe_env)
+    assert report["startup"]["sitecustomize"] == str(dist_sitecustomize)
+    assert_started_active(report)
+    assert_direct(report, ("urlopen",))
+
+
 def pyenv_python(pattern: str) -> Path | None:
     matches = sorted(glob.glob(str(PYENV_ROOT / "versions" / pattern)))
     return Path(matches[-1]) if matches else None

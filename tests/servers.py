@@ -83,11 +83,13 @@ class _TrapHandler(http.server.BaseHTTPRequestHandler):
             self.rfile.read(length)
         path = urllib.parse.urlsplit(self.path).path
         if path.startswith("/redirect/"):
-            # GET http://<any host>/redirect/<url-without-scheme> answers 302 to
-            # http://<that>: a proxied first hop that redirects to a loopback origin
-            # without any server off this machine.
+            # GET http://<any host>/redirect/<url-without-scheme> gets a 302 to
+            # http://<that>, so a proxied first hop redirects to a loopback origin
+            # without any server off this machine. The path is unquoted, because
+            # clients percent-encode the brackets of "[::1]:port".
+            location = "http://" + urllib.parse.unquote(path[len("/redirect/") :])
             self.send_response(302)
-            self.send_header("Location", "http://" + path[len("/redirect/") :])
+            self.send_header("Location", location)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return

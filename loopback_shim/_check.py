@@ -157,8 +157,9 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append("%s  %s  %s  %s" % (row[0].ljust(widths[0]), row[1].ljust(widths[1]),
                                          row[2].ljust(widths[2]), row[3]))
     lines.append("")
-    lines.append("aiohttp reads proxy variables only with ClientSession(trust_env=True);"
-                 " the rows show that case.")
+    if any(row["library"] == "aiohttp" for row in report["decisions"]):
+        lines.append("aiohttp reads proxy variables only with ClientSession(trust_env=True);"
+                     " its rows show that case.")
     if report["applies"] == "stock":
         lines.append("The shim does not activate in this environment (%s), so programs here"
                      " get the STOCK column." % report["startup_activation"])

@@ -23,7 +23,7 @@ from . import __version__, _environ, _log
 EXIT_OK = 0
 EXIT_FINDING = 1
 EXIT_USAGE = 2
-# What POSIX shells return for a command that is not found or cannot be executed.
+# Exit statuses of POSIX shells for a command not found and one that cannot be executed.
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
 
@@ -194,6 +194,11 @@ def assignment_line(name: str, value: str, shell: str) -> str:
 
 def command_env(shell: str) -> int:
     environ = dict(os.environ)
+    disable_value = environ.get("LOOPBACK_SHIM_DISABLE")
+    if _environ.is_truthy(disable_value):
+        sys.stderr.write("loopback-shim env: LOOPBACK_SHIM_DISABLE=%s is set, so NO_PROXY is"
+                         " left alone, as the shim does at start-up.\n" % disable_value)
+        return EXIT_OK
     if not _environ.has_proxy_variable(environ):
         sys.stderr.write(
             "loopback-shim env: no proxy variable (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY...) is"
@@ -218,11 +223,17 @@ def command_inject_path() -> int:
 
 
 def run_environ(environ: dict[str, str]) -> dict[str, str]:
-    """Return ``environ`` with the inject directory first on PYTHONPATH and NO_PROXY extended."""
+    """Return ``environ`` with the inject directory first on PYTHONPATH and NO_PROXY extended.
+
+    Under LOOPBACK_SHIM_DISABLE NO_PROXY stays as it is, as the boot module leaves it.
+    """
     directory = str(inject_dir())
     entries = [entry for entry in environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
     entries = [directory] + [entry for entry in entries if entry != directory]
-    result = _environ.normalised(environ)
+    if _environ.is_truthy(environ.get("LOOPBACK_SHIM_DISABLE")):
+        result = dict(environ)
+    else:
+        result = _environ.normalised(environ)
     result["PYTHONPATH"] = os.pathsep.join(entries)
     return result
 

@@ -1,4 +1,4 @@
-"""What ``loopback-shim check`` runs in a fresh interpreter: each library's proxy decision.
+"""Child-process script of ``loopback-shim check``: each library's proxy decision.
 
 ``python -c <this file's source> MODE SHIM_ROOT URL...`` prints one JSON line.
 MODE "stock" runs with LOOPBACK_SHIM_DISABLE=1 set by the caller, so every library
@@ -69,7 +69,7 @@ def _bypass_reason(url: str, bypasses: Callable[[], bool]) -> str:
     A loopback host that still goes direct with NO_PROXY empty went direct by a
     patch of the shim. Otherwise each NO_PROXY entry is tried alone with the
     library's own function, and the first one that alone makes it go direct is
-    named, which for a library the shim does not patch may be an entry the shim
+    named. For a library the shim does not patch, that may be an entry the shim
     added at start-up.
     """
     hostname = urlsplit(url).hostname or ""
@@ -124,7 +124,7 @@ def decide_urllib_request(url: str) -> dict[str, Any]:
             # ProxyHandler installs one <scheme>_open per key, so "all" is never used.
             return _direct("no proxy variable for %s (urlopen ignores ALL_PROXY)" % scheme)
         return _direct("no proxy variable")
-    # ProxyHandler.proxy_open asks proxy_bypass(req.host), port and brackets included.
+    # ProxyHandler.proxy_open calls proxy_bypass(req.host), port and brackets included.
     host = urllib.request.Request(url).host
 
     def bypasses() -> bool:
@@ -166,25 +166,24 @@ def decide_httpx(url: str) -> dict[str, Any]:
     # verify=False only spares loading the CA bundle for each transport (0.2 s per
     # Client() with a proxy set, httpx 0.28): nothing connects, and the proxy
     # choice does not depend on it.
-    options = {"verify": False}
 
     def transport_is_direct() -> bool:
         # httpx reads the environment once, in Client(); each request hop then
         # picks a transport with _transport_for_url (0.23 to 0.29).
-        with httpx.Client(**options) as client:
+        with httpx.Client(verify=False) as client:
             transport = client._transport_for_url(httpx.URL(url))
             mounted = [t for t in client._mounts.values() if t is not None]
             return transport is client._transport or all(t is not transport for t in mounted)
 
     try:
-        client = httpx.Client(**options)
+        client = httpx.Client(verify=False)
     except Exception as exc:
         return {"route": "error", "proxy": None,
                 "reason": "httpx.Client() raised %s: %s" % (type(exc).__name__, exc)}
     with client:
         transport = client._transport_for_url(httpx.URL(url))
-        # The shim answers a loopback URL with the client's own transport, or with a
-        # direct twin of it when that one is a proxy: only a mounted transport proxies.
+        # For a loopback URL the shim returns the client's own transport, or a direct
+        # twin of it when that one is a proxy. Only a mounted transport proxies.
         for pattern, mounted in client._mounts.items():
             if mounted is transport and transport is not client._transport:
                 key = pattern.pattern.split("://")[0]

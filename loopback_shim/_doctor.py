@@ -1,9 +1,9 @@
 """``loopback-shim doctor``: real requests to a loopback origin through a trap proxy.
 
 The doctor starts an origin on 127.0.0.1 (and ::1 where it can bind) and a trap
-proxy on 127.0.0.1 in threads of its own process, points every proxy variable of
-its children at the trap, and runs each installed client in a fresh interpreter
-of the current environment. The trap answers every request itself and forwards
+proxy on 127.0.0.1 in threads of its own process. It points every proxy variable
+of its children at the trap and runs each installed client in a fresh
+interpreter of the current environment. The trap answers every request itself and forwards
 nothing, so a request that reaches it is a loopback request the shim failed to
 send direct.
 """
@@ -40,7 +40,7 @@ class _Server6(_Server):
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Answers with ``{"via": <server name>}`` and records each request's target."""
+    """Handler that replies ``{"via": <server name>}`` and records each request's target."""
 
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -152,8 +152,8 @@ def _run_clients(
         try:
             report: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
         except (IndexError, ValueError):
-            failure = "child exited with status %s: %s" % (
-                process.returncode, stderr.strip().splitlines()[-1:] or "no output")
+            last_line = (stderr.strip().splitlines() or ["no output"])[-1]
+            failure = "child exited with status %s: %s" % (process.returncode, last_line)
             report = {
                 "client": client,
                 "activation": {"mode": "unknown", "detail": failure, "patched": []},
@@ -164,14 +164,13 @@ def _run_clients(
     return reports
 
 
-def _route(result: dict[str, Any], trap_paths: set[str], origin_paths: set[str]) -> str:
-    path = "/" + result["url"].split("/", 3)[3]
-    if path in trap_paths or any(p.endswith(path) for p in trap_paths):
+def _route(result: dict[str, Any], trap_paths: list[str], origin_paths: list[str]) -> str:
+    # The trap records the absolute form "http://host:port/path", an origin "/path".
+    token = result["url"].rsplit("/", 1)[1]
+    if any(token in path for path in trap_paths):
         return "proxied"
-    if path in origin_paths or result.get("via") == "origin":
+    if any(token in path for path in origin_paths):
         return "direct"
-    if result.get("via") == "proxy":
-        return "proxied"
     return "error"
 
 
@@ -257,8 +256,8 @@ def run_doctor(verbose: bool) -> dict[str, Any]:
         for server in [trap, *origins]:
             server.stop()
 
-    trap_paths = set(trap.server.paths)
-    origin_paths = {path for origin in origins for path in origin.server.paths}
+    trap_paths = list(trap.server.paths)
+    origin_paths = [path for origin in origins for path in origin.server.paths]
     rows = []
     for child in reports:
         activation = child["activation"]
@@ -338,7 +337,7 @@ def format_report(report: dict[str, Any]) -> str:
     for row in report["requests"]:
         route = row["route"] if row["route"] != "error" else "error: %s" % row["error"]
         table.append((row["client"], row["url"], route, row["shim"]))
-    widths = [max(len(row[i]) for row in table[:]) for i in range(3)]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
     for row in table:
         lines.append("  %s  %s  %s  %s" % (row[0].ljust(widths[0]), row[1].ljust(widths[1]),
                                            row[2].ljust(widths[2]), row[3]))

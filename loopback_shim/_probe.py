@@ -1,4 +1,4 @@
-"""What the doctor runs in a fresh interpreter: how the shim activated, and where requests went.
+"""Child-process script of the doctor: how the shim activated, and where requests went.
 
 The doctor passes this file's source to ``python -c`` with a client name and URLs,
 so that the child imports nothing of the shim by itself and starts exactly as any
@@ -22,7 +22,7 @@ def describe_activation() -> dict[str, Any]:
     """Return how the shim activated in this process, derived from what start-up left.
 
     The boot module records nothing, so the mode is derived: an active shim has its
-    finder on sys.meta_path; the boot module's directory tells a site-packages
+    finder on sys.meta_path; the boot module's directory distinguishes a site-packages
     ``.pth``/``.start`` from the injected sitecustomize, whose finder carries the
     root it loaded the shim from.
     """
@@ -138,7 +138,7 @@ _FETCHERS: dict[str, Callable[[str], bytes]] = {
 
 
 def fetch(client: str, url: str) -> dict[str, Any]:
-    """Request ``url`` with ``client``; ``via`` is what answered: "origin" or "proxy"."""
+    """Request ``url`` with ``client``; ``via`` names the server that replied."""
     try:
         answer = json.loads(_FETCHERS[client](url))
         return {"url": url, "via": answer.get("via"), "error": None}

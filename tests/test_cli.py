@@ -2,7 +2,7 @@
 
 Every command runs in a subprocess of the shim venv (the package installed from its
 wheel) or, for ``run``, in front of interpreters of the stock venv. The stock
-answers that ``check`` must report are computed in the same run by the stock
+decisions that ``check`` must report are computed in the same run by the stock
 libraries of the stock venv, and the servers are real: loopback origins and a
 trap proxy that records what reaches it.
 """
@@ -184,7 +184,9 @@ def test_doctor_all_direct_in_shim_env(shim_env):
     assert report["errors"] == 0
     assert report["activation"]["this_process"]["mode"] == ".pth"
     (site_row,) = report["activation"]["site_packages"]
-    assert site_row["pth"] and site_row["start"] and site_row["loadable"], site_row
+    assert site_row["pth"], site_row
+    assert site_row["start"], site_row
+    assert site_row["loadable"], site_row
     assert report["proxy_variables"] == {}
     assert report["no_proxy"]["proxy_variable_set"] is False
     assert report["children_no_proxy"]["NO_PROXY"].endswith("127.0.0.0/8")
@@ -370,6 +372,14 @@ def test_env_without_proxy_prints_nothing(shim_env):
     assert completed.returncode == 0
     assert completed.stdout == ""
     assert "no proxy variable" in completed.stderr
+
+
+def test_env_disabled_prints_nothing(shim_env):
+    env = proxy_environ(FAKE_PROXY, LOOPBACK_SHIM_DISABLE="1")
+    completed = run_cli(shim_env, ["env"], env=env)
+    assert completed.returncode == 0
+    assert completed.stdout == ""
+    assert "LOOPBACK_SHIM_DISABLE=1 is set" in completed.stderr
 
 
 # --- run ----------------------------------------------------------------------------

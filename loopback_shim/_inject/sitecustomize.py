@@ -91,4 +91,6 @@ def _main(shim_dir):
     _run_shadowed_sitecustomize(shim_dir)
 
 
-_main(globals().get("_loopback_shim_here") or os.path.dirname(os.path.abspath(__file__)))
+# The checkout's top-level sitecustomize.py runs this code in its own namespace and
+# sets _loopback_shim_dir to the checkout directory first.
+_main(globals().get("_loopback_shim_dir") or os.path.dirname(os.path.abspath(__file__)))

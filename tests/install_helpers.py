@@ -1,17 +1,17 @@
 """Report how loopback-shim started in this interpreter, and where requests went.
 
 The install tests run this script in fresh interpreters of every kind: venvs made by
-pip, uv and pipx-style tools, ``uv run``, the Debian system Python and CPython 3.8.
-So it uses only the standard library, parses on Python 3.8, and never imports
+pip, uv and pipx-style tools, ``uv run``, the Debian system Python and CPython 3.6 to 3.8.
+So it uses only the standard library, runs on Python 3.6 and newer, and never imports
 requests or the shim unless asked to.
 
     python install_helpers.py [--add-site-dir DIR] [--activate METHOD] [--client NAME]
                               URL [URL ...]
 
-The last line of output is a JSON object with four parts. The start-up state is
-taken before this script imports anything that the shim patches. Then come the
-state after the requested activation, one result per client and URL, and the
-patches in place at the end.
+The last line of output is a JSON object. It gives the interpreter's version and
+flags, the start-up state (taken before this script imports anything that the shim
+patches), the state after the requested activation, one result per client and URL,
+and the patches in place at the end.
 """
 
 import argparse

@@ -9,7 +9,7 @@ to, because every client hands it to the proxy.
 
 The installers run offline from a wheelhouse downloaded once per session, and the
 per-version parts run on the Python that runs pytest (nox runs this file on each
-pyenv CPython). The Debian system Python, CPython 3.8 and Python 2.7 cases pick
+pyenv CPython). The Debian system Python, CPython 3.6 to 3.8 and Python 2.7 cases pick
 their own interpreters and are skipped where those are missing.
 """
 
@@ -571,19 +571,22 @@ def marker_sitecustomize_dir(tmp_path: Path) -> Path:
     return directory
 
 
+@pytest.mark.parametrize("version", ["3.6", "3.7", "3.8"])
 @pytest.mark.parametrize("inject_kind", ["installed", "checkout"])
-def test_python38_inject_is_harmless(inject_kind, wheel_env, marker_sitecustomize_dir,
-                                     origins, probe_env):
-    python38 = pyenv_python("3.8.*/bin/python3")
-    if python38 is None:
-        pytest.skip("no CPython 3.8 under %s" % PYENV_ROOT)
+def test_old_python3_inject_is_harmless(version, inject_kind, wheel_env,
+                                        marker_sitecustomize_dir, origins, probe_env):
+    # The shim supports 3.9 and newer, but an inherited PYTHONPATH reaches any
+    # Python 3 that a process starts.
+    python = pyenv_python("%s.*/bin/python3" % version)
+    if python is None:
+        pytest.skip("no CPython %s under %s" % (version, PYENV_ROOT))
     directory, _ = inject_dir_of(inject_kind, wheel_env)
     pythonpath = os.pathsep.join([str(directory), str(marker_sitecustomize_dir)])
     env = dict(probe_env, PYTHONPATH=pythonpath, PYTHONDONTWRITEBYTECODE="1")
-    report = run_probe([str(python38)], *request_args(origins, "urlopen"), env=env)
+    report = run_probe([str(python)], *request_args(origins, "urlopen"), env=env)
 
-    assert report["interpreter"]["version"][:2] == [3, 8]
-    # It starts, runs the sitecustomize it shadows, and leaves 3.8 stock.
+    assert report["interpreter"]["version"][:2] == [int(part) for part in version.split(".")]
+    # It starts, runs the sitecustomize it shadows, and leaves the interpreter stock.
     assert report["startup"]["sitecustomize"] == str(marker_sitecustomize_dir /
                                                      "sitecustomize.py")
     assert report["startup"]["markers"] == ["sitecustomize"]

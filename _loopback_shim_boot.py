@@ -40,7 +40,7 @@ def activate():
         sys.meta_path.insert(0, finder)
         for name in TARGETS:
             if name in sys.modules:
-                finder.patch(name, sys.modules[name])
+                finder.patch_imported(name)
     except Exception as exc:
         report_failure(exc)
 
@@ -165,6 +165,21 @@ class PatchingFinder:
             if spec is not None:
                 return spec
         return None
+
+    def patch_imported(self, name):
+        """Patch a target that was imported, or began importing, before activation."""
+        try:
+            module = sys.modules[name]
+            if getattr(getattr(module, "__spec__", None), "_initializing", False):
+                # Another thread is still executing the module, past this finder.
+                # __import__ waits on the module's import lock until it is done.
+                __import__(name)
+                module = sys.modules[name]
+        except Exception as exc:
+            self.pending.discard(name)
+            report_failure(exc)
+            return
+        self.patch(name, module)
 
     def patch(self, name, module):
         self.pending.discard(name)

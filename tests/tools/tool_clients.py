@@ -16,6 +16,7 @@ shim itself after its HTTP libraries are loaded.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -207,12 +208,15 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_cases(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Run the cases, those that start a child process two at a time."""
+    """Run the cases, those that start a child process first and two at a time.
+
+    The children go before any gRPC case: a fork after grpcio has started its
+    threads made the child fail in grpc's fork handler (grpcio 1.80, Python 3.9).
+    """
     children = [case for case in cases if case["client"] in CHILD_PROCESS_CLIENTS]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        child_results = pool.map(run_case, children)
-        results = [run_case(case) for case in cases if case not in children]
-        results += list(child_results)
+        results = list(pool.map(run_case, children))
+    results += [run_case(case) for case in cases if case not in children]
     return results
 
 
@@ -221,6 +225,13 @@ def bound_by_name(reference: str) -> str:
     module_name, _, name = reference.rpartition(".")
     value = getattr(sys.modules[module_name], name)
     return "wrapper" if getattr(value, "__loopback_shim__", False) else "stock"
+
+
+def installed_version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def main(argv: list[str]) -> None:
@@ -239,7 +250,8 @@ def main(argv: list[str]) -> None:
         loopback_shim.activate()
     results += run_cases([case for case in spec["cases"] if not case.get("before_activation")])
     checks = {reference: bound_by_name(reference) for reference in spec.get("bound", [])}
-    print(json.dumps({"results": results, "bound": checks}))
+    versions = {name: installed_version(name) for name in spec.get("versions", [])}
+    print(json.dumps({"results": results, "bound": checks, "versions": versions}))
 
 
 if __name__ == "__main__":

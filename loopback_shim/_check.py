@@ -160,6 +160,9 @@ def format_report(report: dict[str, Any]) -> str:
     if any(row["library"] == "aiohttp" for row in report["decisions"]):
         lines.append("aiohttp reads proxy variables only with ClientSession(trust_env=True);"
                      " its rows show that case.")
+    if not report["proxy_variables"]:
+        lines.append("No proxy variable is set, so every library goes direct; --proxy URL"
+                     " shows the decisions behind a proxy.")
     if report["applies"] == "stock":
         lines.append("The shim does not activate in this environment (%s), so programs here"
                      " get the STOCK column." % report["startup_activation"])

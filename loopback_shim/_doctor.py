@@ -348,6 +348,12 @@ def format_report(report: dict[str, Any]) -> str:
 
     if report["proxied"]:
         lines.append("FAIL: %d loopback request(s) went to the proxy." % report["proxied"])
+        modes = {row["shim"] for row in report["requests"] if row["route"] == "proxied"}
+        if "disabled" in modes:
+            lines.append("  The shim is disabled: unset LOOPBACK_SHIM_DISABLE.")
+        if "not active" in modes:
+            lines.append("  The shim does not activate here: install loopback-shim in this"
+                         " environment, or start programs with 'loopback-shim run -- CMD'.")
     if report["errors"]:
         lines.append("FAIL: %d request(s) failed." % report["errors"])
     if not report["proxied"] and not report["errors"]:

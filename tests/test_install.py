@@ -299,8 +299,8 @@ def test_checkout_install_and_uninstall(tool, mode, request, origins, probe_env,
     installer = request.getfixturevalue(tool)
     venv = new_venv(tmp_path / "venv")
     shim = ["-e", str(REPO)] if mode == "editable" else [str(REPO)]
-    # requests stays, so site-packages is not left empty: pip 23 removes a
-    # site-packages directory that would hold nothing but the uninstalled files.
+    # requests stays installed because pip 23.2 deletes the whole site-packages
+    # directory when every file in it belongs to the package it uninstalls.
     installer.install(venv, *shim, "requests")
     site_packages = venv.site_packages
     args = request_args(origins, "urlopen", "requests")

@@ -155,6 +155,12 @@ def build_cases(servers: ToolServers, trap_url: str) -> list[dict[str, Any]]:
         "target": "http://%s/config-proxies" % _netloc(servers.s3["127.0.0.2"], "127.0.0.2"),
         "proxies": {"http": trap_url, "https": trap_url},
     })
+    # A manual proxy in selenium's ClientConfig replaces the environment's proxies.
+    cases.append({
+        "id": "selenium manual proxy", "client": "selenium_new_session",
+        "target": "http://%s/manual-proxy" % _netloc(servers.origins["127.0.0.1"], "127.0.0.1"),
+        "manual_proxy": trap_url,
+    })
     for host in hosts:
         origin = _server_for(servers.origins, host)
         websocket = _server_for(servers.websocket, host)
@@ -329,6 +335,11 @@ def test_selenium_remote_connection(tool_runs, host):
 
 def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+
+
+def test_selenium_manual_proxy(tool_runs):
+    shim = assert_direct_with_shim_only(tool_runs, "selenium manual proxy")
+    assert shim["request_line"] == "POST /manual-proxy/session HTTP/1.1"
 
 
 @pytest.mark.parametrize("host", HOSTS)

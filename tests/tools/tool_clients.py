@@ -58,11 +58,15 @@ def via_boto3_list_buckets(case: dict[str, Any]) -> dict[str, Any]:
 
 
 def via_selenium_new_session(case: dict[str, Any]) -> dict[str, Any]:
+    from selenium.webdriver.common.proxy import Proxy, ProxyType
     from selenium.webdriver.remote.client_config import ClientConfig
     from selenium.webdriver.remote.command import Command
     from selenium.webdriver.remote.remote_connection import RemoteConnection
 
-    config = ClientConfig(remote_server_addr=case["target"], timeout=TIMEOUT)
+    proxy = None
+    if case.get("manual_proxy"):
+        proxy = Proxy({"proxyType": ProxyType.MANUAL, "httpProxy": case["manual_proxy"]})
+    config = ClientConfig(remote_server_addr=case["target"], proxy=proxy, timeout=TIMEOUT)
     connection = RemoteConnection(client_config=config)
     try:
         answer = connection.execute(Command.NEW_SESSION, {"capabilities": {}})

@@ -456,6 +456,23 @@ def test_run_killed_by_signal(shim_env):
     assert completed.returncode == -signal.SIGTERM
 
 
+@pytest.mark.parametrize(
+    ("flag", "variables"),
+    [("-v", {}), (None, {"LOOPBACK_SHIM_DEBUG": "1"})],
+    ids=["flag", "variable"],
+)
+def test_debug_logging_on_stderr(shim_env, flag, variables):
+    args = ([flag] if flag else []) + ["run", "--", "sh", "-c", "true"]
+    completed = run_cli(shim_env, args, env=clean_environ(**variables))
+    assert completed.returncode == 0, completed.stderr
+    assert "loopback-shim: run: sh with PYTHONPATH=" in completed.stderr
+
+
+def test_no_debug_logging_by_default(shim_env):
+    completed = run_cli(shim_env, ["run", "--", "sh", "-c", "true"])
+    assert completed.stderr == ""
+
+
 # --- secrets ------------------------------------------------------------------------
 
 

@@ -1,16 +1,19 @@
 """Drive real tools against loopback servers and print which server responded, as JSON.
 
 Run inside the tools venv: ``python tools/tool_clients.py SPEC`` where SPEC is a
-JSON object ``{"cases": [...], "activate_after_import": [...]}``. Each case names a
-client and a target; the last line of output is a JSON list with, for each case,
-``via`` ("origin", "trap-proxy" or "error"), the target used and details. Proxies
-come from the environment the test sets, as for a user who exported them.
+JSON object ``{"cases": [...], "bound": [...], "versions": [...]}``, plus the keys
+of a late activation below. Each case names a client and a target. The last line
+of output is a JSON object. Its ``results`` list has, for each case, ``via``
+("origin", "trap-proxy" or "error"), the target used and details. ``bound`` tells
+for each named module global whether it is the shim's wrapper, and ``versions``
+gives each named distribution's installed version. Proxies come from the
+environment the test sets, as for a user who exported them.
 
-With ``activate_after_import`` the script is meant to run under ``python -S``: it
-adds site-packages by hand (so no .pth file runs), imports the listed modules,
-runs the cases marked ``before_activation``, then calls ``loopback_shim.activate()``
-and runs the others. This is the import order of a program that activates the
-shim itself after its HTTP libraries are loaded.
+With ``activate_after_import`` the script is meant to run under ``python -S``. It
+adds ``site_packages`` to sys.path by hand (so no .pth file runs), imports the
+listed modules, runs the cases marked ``before_activation``, then calls
+``loopback_shim.activate()`` and runs the others. This is the import order of a
+program that activates the shim itself after its HTTP libraries are loaded.
 """
 
 from __future__ import annotations

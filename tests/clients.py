@@ -105,12 +105,13 @@ def via_python_child(url):
 
 
 def decide_proxy_bypass(url):
-    # What urlopen's ProxyHandler asks on every hop: the host with port and brackets.
+    # What urlopen's ProxyHandler passes to proxy_bypass on every hop: the host with
+    # port and brackets.
     return bool(urllib.request.proxy_bypass(urllib.parse.urlsplit(url).netloc))
 
 
 def decide_proxy_bypass_hostname(url):
-    # What requests and aiohttp ask: the bare host name.
+    # What requests and aiohttp pass: the bare host name.
     return bool(urllib.request.proxy_bypass(urllib.parse.urlsplit(url).hostname))
 
 
@@ -139,7 +140,7 @@ def decide_requests_explicit(url):
 
 
 def decide_urllib3_proxymanager(url):
-    # The three per-request choices of a ProxyManager; making a pool connects nowhere.
+    # The three per-request choices of a ProxyManager. Making a pool connects nowhere.
     import urllib3
 
     manager = urllib3.ProxyManager(TRAP)
@@ -176,7 +177,7 @@ def guard_loopback_only():
         if host is None or host.lower() == "localhost":
             return True
         try:
-            # AI_NUMERICHOST parses address literals only and never asks DNS.
+            # AI_NUMERICHOST parses address literals only and makes no DNS query.
             infos = original_getaddrinfo(host, None, 0, 0, 0, socket.AI_NUMERICHOST)
         except (OSError, UnicodeError):
             return False

@@ -1,4 +1,4 @@
-"""httpx: loopback never goes through a proxy transport, and NO_PROXY never raises.
+"""httpx: loopback skips httpx's proxy transports, and no NO_PROXY value raises.
 
 ``Client.__init__`` turns every proxy, whether from the environment (``trust_env``,
 through ``httpx._utils.get_environment_proxies``), from ``proxy=``/``proxies=`` or
@@ -6,8 +6,11 @@ from ``mounts=``, into a mount: a URL pattern mapped to an ``HTTPTransport`` bui
 with ``proxy=``. ``_transport_for_url`` then picks the transport for every request
 and every redirect hop (httpx 0.23 to 0.29). For a loopback URL whose pick is a
 proxy transport, the wrapper returns the client's own transport instead, which is
-where stock httpx sends a NO_PROXY host. Every other pick, and every transport
-that is not a proxy (MockTransport, ASGI/WSGI, Unix socket, custom), is kept.
+where stock httpx sends a NO_PROXY host; when that too is a proxy, a twin built
+with the same arguments and no proxy. Every other pick, and every transport that
+is not a proxy (MockTransport, ASGI/WSGI, Unix socket, custom), is kept.
+NOTE: a custom transport that forwards to a proxy transport inside it is not
+seen through, so loopback requests through it still use that proxy.
 
 httpx 0.24.1 to 0.29.0 turn each NO_PROXY entry into a mount pattern, and some
 entries make an invalid one: ``[::1]``, ``[::1]:8080``, ``::1/128`` or any IPv6
@@ -152,6 +155,9 @@ def _direct_transport(
 
 
 def _build_direct_twin(transport: Any) -> Any:
+    # NOTE: a transport built before the patch has no recorded arguments, so it
+    # keeps its proxy (logged once). The twin of a subclass instance is a plain
+    # HTTPTransport or AsyncHTTPTransport, without the subclass's overrides.
     import inspect
 
     init_class, stock_init, args, kwargs = vars(transport)[_INIT_ARGUMENTS]

@@ -53,7 +53,9 @@ def _make_host_parser(parse_url: Callable[[str], Any] | None) -> Callable[[Any],
 
 def _make_select_proxy(original: Callable[..., Any], host_of: Callable[[Any], Any]) -> Any:
     def loopback_shim_select_proxy(url: Any, proxies: Any, *args: Any, **kwargs: Any) -> Any:
-        if goes_direct(host_of(url), "requests"):
+        # With no proxies the stock function selects none, so parsing the URL would
+        # only add cost. requests passes {} whenever NO_PROXY covers the host.
+        if proxies and goes_direct(host_of(url), "requests"):
             return None
         return original(url, proxies, *args, **kwargs)
 

@@ -255,3 +255,19 @@ def test_httpx_non_loopback_routes_as_stock(shim_env, stock_env, trap):
                 shim_routes = shim["%s|%s|%s" % (invalid, kind, client_class)]
                 stock_routes = stock["%s|%s|%s" % (valid, kind, client_class)]
                 assert shim_routes == stock_routes, (invalid, kind, client_class)
+
+
+def test_httpx_proxy_credentials_stay_with_proxy(shim_env, stock_env, origins, trap):
+    # The proxy URL carries credentials; a loopback hop must not send them.
+    proxy_url = "http://user:secret@%s" % trap.netloc
+    target = origins[1].netloc + "/path"
+    redirect = "http://redirect.example.test/redirect/" + target
+    args = client_args(["httpx_client", "httpx_client_explicit"], [redirect])
+    env = proxy_environ(proxy_url, TEST_TRAP_PROXY=proxy_url)
+
+    for result in shim_env.run_json(args, env=env):
+        assert result["via"] == "origin", result
+        assert result["proxy_authorization"] is None, result
+    for result in stock_env.run_json(args, env=env):
+        assert result["via"] == "trap-proxy", result
+        assert result["proxy_authorization"].startswith("Basic "), result

@@ -9,6 +9,9 @@ proxy_headers)``, and the connector reads only ``req.proxy`` from then on to pic
 a proxy or a direct connection (aiohttp 3.8 to 3.14). For a loopback URL the
 wrapper stores no proxy, so the connection key, pool and request line are those
 of a direct request.
+
+NOTE: a connector that proxies by itself (aiohttp-socks' ProxyConnector) or a
+``request_class`` that overrides ``update_proxy`` without calling it is not covered.
 """
 
 from __future__ import annotations

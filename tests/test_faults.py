@@ -204,7 +204,7 @@ def test_wrapt_missing_is_not_needed(origins):
     check_case(fault + after, origins[0].url, ALL_PATCHED, skipped=None)
 
 
-# Other import hooks on sys.meta_path, inserted after the shim's finder.
+# Other import hooks, inserted at sys.meta_path[0] after activation, ahead of the shim's finder.
 
 LOADER_WRAPPING_FINDER = """
 class LoaderWrappingFinder:
@@ -235,7 +235,7 @@ assert requests.loaded_by_wrapping_loader
 PATHFINDER_FIRST_FINDER = """
 import importlib.machinery
 class PathFinderFirst:
-    # Answers for requests from PathFinder directly, never asking later finders.
+    # Returns PathFinder's spec for requests directly, never asking later finders.
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] != "requests":
             return None
@@ -392,9 +392,9 @@ def test_package_without_boot_module(site_venv, origins):
 
 
 def test_read_only_site_packages(site_venv, origins):
-    # NOTE: the tests run as root here, and root ignores file modes, so the
-    # missing write access is modelled by PYTHONDONTWRITEBYTECODE on top of
-    # chmod; the check is that start-up writes nothing into site-packages.
+    # NOTE: root ignores file modes, so when the tests run as root the chmod
+    # alone does not stop writes. PYTHONDONTWRITEBYTECODE models the rest, and
+    # the check is that start-up writes nothing into site-packages.
     site_packages = site_venv.site_packages
     for cache in site_packages.glob("loopback_shim/**/__pycache__"):
         shutil.rmtree(cache)

@@ -20,7 +20,7 @@ PROPERTY_SETTINGS = settings(
 )
 
 ipv4_addresses = st.integers(min_value=0, max_value=2**32 - 1).map(ipaddress.IPv4Address)
-# Half the IPv4 draws come from 127.0.0.0/8, so both answers occur often.
+# Half the IPv4 draws come from 127.0.0.0/8, so both results occur often.
 ipv4_near_loopback = st.one_of(
     ipv4_addresses,
     st.integers(min_value=0x7F000000, max_value=0x7FFFFFFF).map(ipaddress.IPv4Address),

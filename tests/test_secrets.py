@@ -1,6 +1,6 @@
 """Secrets: proxy credentials never appear in the shim's logs, errors or CLI output.
 
-Every proxy variable holds ``http://proxyuser:s3cr3t@127.0.0.1:PORT`` (the trap
+Every proxy variable contains ``http://proxyuser:s3cr3t@127.0.0.1:PORT`` (the trap
 proxy). Programs run with LOOPBACK_SHIM_DEBUG=1 so that every debug message is
 written, shim failures are injected with the proxy URL in their text, and every
 CLI subcommand runs with -v. The password must not appear anywhere in stdout or

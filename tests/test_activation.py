@@ -314,12 +314,17 @@ def modules_after_startup(interpreter: Interpreter, env: dict[str, str]) -> set[
 def pth_file_modules(interpreter: Interpreter) -> set[str]:
     """Return the modules that reading any .pth file imports at start-up.
 
-    CPython 3.9's site reads each .pth file through a TextIOWrapper with the locale
-    encoding, which imports these two. The stock venv has no .pth file at all.
+    The stock venv has no .pth file at all. CPython 3.9's site reads one through a
+    TextIOWrapper with the locale encoding, which imports _bootlocale and _locale,
+    and 3.13's site decodes it as utf-8-sig. 3.10 to 3.12 import nothing for it.
     """
-    code = "import sys; print(sys.version_info < (3, 10))"
-    if interpreter.run(["-c", code]).stdout.strip() == "True":
+    code = "import sys; print('%d %d' % sys.version_info[:2])"
+    major, minor = interpreter.run(["-c", code]).stdout.split()
+    version = (int(major), int(minor))
+    if version < (3, 10):
         return {"_bootlocale", "_locale"}
+    if version >= (3, 13):
+        return {"encodings.utf_8_sig"}
     return set()
 
 

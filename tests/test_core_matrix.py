@@ -3,7 +3,7 @@
 One clients.py process per (mode, NO_PROXY value) makes all the requests of that
 cell: urlopen, requests.get, a requests.Session, a ProxyManager built from the
 environment, a curl child and a Python grandchild, to every loopback origin and to
-other spellings of loopback addresses. The same process asks the proxy decisions
+other spellings of loopback addresses. The same process computes the proxy decisions
 for non-loopback hosts and sends real requests for them with TEST_LOOPBACK_ONLY
 set, so that a request the stock library would send direct fails inside the
 process instead of leaving the machine. The stock venv without the shim gives the

@@ -19,11 +19,15 @@ LOOPBACK_NO_PROXY = ("localhost", ".localhost", "127.0.0.1", "::1", "127.0.0.0/8
 _TRUE_VALUES = ("1", "true", "yes", "on")
 _activated = False
 _reported = False
+# (values before, values after) of the NO_PROXY variables this process extended, or
+# None. The patches decide non-loopback hosts against the values before, so that
+# an added entry matched as a suffix ("a.127.0.0.1") never sends such a host direct.
+no_proxy_change = None
 
 
 def activate():
     """Patch loopback proxy decisions lazily and extend NO_PROXY, raising no Exception."""
-    global _activated
+    global _activated, no_proxy_change
     # On CPython 3.8 to 3.14 a venv runs each .pth import line twice, and a .pth
     # and a PYTHONPATH copy of this module may both be present: act once.
     if _activated:
@@ -37,14 +41,30 @@ def activate():
         for finder in sys.meta_path:
             if getattr(finder, "loopback_shim_marker", False):
                 return
-        extend_environ_no_proxy(os.environ)
+        no_proxy_change = extend_environ_no_proxy(os.environ)
         finder = PatchingFinder()
         sys.meta_path.insert(0, finder)
         for name in TARGETS:
-            if name in sys.modules:
+            if name in sys.modules or is_import_in_progress(name):
                 finder.patch_imported(name)
     except Exception as exc:
         report_failure(exc)
+
+
+def is_import_in_progress(name):
+    """Return True if another thread holds the import lock of module ``name``.
+
+    importlib takes a module's lock before it asks the finders, and the module
+    reaches sys.modules only after that, so a thread that found a target's spec
+    just before our finder was inserted shows up only through the lock.
+    """
+    bootstrap = sys.modules.get("importlib._bootstrap")
+    reference = getattr(bootstrap, "_module_locks", {}).get(name)
+    lock = reference() if reference is not None else None
+    if lock is None:
+        return False
+    import _thread
+    return getattr(lock, "owner", None) not in (None, _thread.get_ident())
 
 
 def is_truthy(value):
@@ -77,12 +97,14 @@ def extend_environ_no_proxy(environ):
 
     Nothing happens unless some *_proxy variable is set: on macOS and Windows a
     NO_PROXY alone would switch Python from the system proxy to no proxy at all.
+    Return (values before, values after) of both variables, None for an unset one,
+    if anything changed, else None.
     """
     if not _may_name_proxy(environ):
-        return
+        return None
     if not any(value.strip() for key, value in environ.items()
                if key.lower().endswith("_proxy") and key.lower() != "no_proxy"):
-        return
+        return None
     lower = environ.get("no_proxy", "")
     upper = environ.get("NO_PROXY", "")
     if lower.strip() and upper.strip() and lower != upper:
@@ -92,9 +114,13 @@ def extend_environ_no_proxy(environ):
     else:
         value = extended_no_proxy(lower if lower.strip() else upper)
         values = {"no_proxy": value, "NO_PROXY": value}
+    before = {key: environ.get(key) for key in values}
+    if all(before[key] == value for key, value in values.items()):
+        return None
     for key, value in values.items():
-        if environ.get(key) != value:
+        if before[key] != value:
             environ[key] = value
+    return before, values
 
 
 def _may_name_proxy(environ):
@@ -175,9 +201,9 @@ class PatchingFinder:
     def patch_imported(self, name):
         """Patch a target that was imported, or began importing, before activation."""
         try:
-            module = sys.modules[name]
-            if getattr(getattr(module, "__spec__", None), "_initializing", False):
-                # Another thread is still executing the module, past this finder.
+            module = sys.modules.get(name)
+            if module is None or getattr(module.__spec__, "_initializing", False):
+                # Another thread is still importing the module, past this finder.
                 # __import__ waits on the module's import lock until it is done.
                 __import__(name)
                 module = sys.modules[name]

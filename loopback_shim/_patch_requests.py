@@ -10,13 +10,16 @@ proxy on a redirect to a NO_PROXY host (psf/requests issue 3296, open in 2.34).
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._patching import PatchGroup, goes_direct
+from ._loopback import is_loopback_host
+from ._patching import PatchGroup, goes_direct, no_proxy_before_extension
 
 
 def patch_requests(group: PatchGroup, requests: ModuleType) -> None:
@@ -37,6 +40,12 @@ def patch_requests(group: PatchGroup, requests: ModuleType) -> None:
         "rebuild_proxies",
         lambda original: _make_rebuild_proxies(original, host_of),
     )
+    # A release without these functions keeps its stock suffix matching.
+    if hasattr(utils, "should_bypass_proxies") and hasattr(utils, "set_environ"):
+        stock_should_bypass = utils.should_bypass_proxies
+        wrapper = group.wrap(utils, "should_bypass_proxies", _make_should_bypass_proxies)
+        group.rebind(stock_should_bypass, wrapper, ("should_bypass_proxies",))
+        group.wrap(utils, "set_environ", _make_set_environ)
 
 
 def _make_host_parser(parse_url: Callable[[str], Any] | None) -> Callable[[Any], Any]:
@@ -74,3 +83,57 @@ def _make_rebuild_proxies(original: Callable[..., Any], host_of: Callable[[Any],
         return new_proxies
 
     return loopback_shim_rebuild_proxies
+
+
+# Set while should_bypass_proxies runs again against the user's own NO_PROXY.
+_rechecking = threading.local()
+
+
+def _make_should_bypass_proxies(original: Callable[..., Any]) -> Any:
+    def loopback_shim_should_bypass_proxies(
+        url: Any, no_proxy: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        bypass = original(url, no_proxy, *args, **kwargs)
+        if not bypass or no_proxy is not None or args or kwargs:
+            return bypass
+        before = no_proxy_before_extension()
+        if before is None:
+            return bypass
+        hostname = _hostname(url)
+        if hostname is None or is_loopback_host(hostname):
+            return bypass
+        # requests matches NO_PROXY entries as suffixes: 2.34 sends "a.127.0.0.1"
+        # direct for the entry "127.0.0.1", and 2.33 and older (pip's vendored copy
+        # before pip 26) also "xlocalhost" for "localhost" and every IPv6 address
+        # ending in "::1" for "::1". So a host that is not loopback is decided
+        # again against NO_PROXY as the user set it, which requests reads as
+        # no_proxy or else NO_PROXY.
+        user_no_proxy = before.get("no_proxy") or before.get("NO_PROXY") or ""
+        _rechecking.active = True
+        try:
+            return original(url, user_no_proxy, *args, **kwargs)
+        finally:
+            _rechecking.active = False
+
+    return loopback_shim_should_bypass_proxies
+
+
+def _make_set_environ(original: Callable[..., Any]) -> Any:
+    def loopback_shim_set_environ(name: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        # should_bypass_proxies puts an explicit no_proxy into os.environ while it
+        # asks proxy_bypass. The shim's second run passes the user's value, which
+        # the patched proxy_bypass applies by itself: writing the environment from
+        # this thread would race with other threads and child processes.
+        if getattr(_rechecking, "active", False):
+            return contextlib.nullcontext()
+        return original(name, value, *args, **kwargs)
+
+    return loopback_shim_set_environ
+
+
+def _hostname(url: Any) -> Any:
+    # should_bypass_proxies decides on urlparse(url).hostname.
+    try:
+        return urlsplit(url).hostname
+    except Exception:
+        return None

@@ -13,9 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
 
-from ._patching import PatchGroup, goes_direct
+from ._patching import PatchGroup, goes_direct, no_proxy_before_extension
+
+# Annotations only: the typing module costs milliseconds to import, and a process
+# that imports urllib.request alone has not loaded it (CPython 3.9 to 3.13).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # On Linux proxy_bypass is proxy_bypass_environment; on macOS and Windows
 # proxy_bypass consults the system settings when no proxy variable is set.
@@ -23,9 +28,14 @@ _BYPASS_FUNCTIONS = ("proxy_bypass", "proxy_bypass_environment")
 
 
 def patch_urllib_request(group: PatchGroup, request: ModuleType) -> None:
+    stock_environment_bypass = request.proxy_bypass_environment
     for name in _BYPASS_FUNCTIONS:
         original = getattr(request, name)
-        wrapper = group.wrap(request, name, _make_proxy_bypass)
+        wrapper = group.wrap(
+            request,
+            name,
+            lambda original: _make_proxy_bypass(original, stock_environment_bypass),
+        )
         group.rebind(original, wrapper, (name,))
     # NOTE: ProxyHandler.__init__ binds self.proxy_open into each <scheme>_open, so a
     # handler built before this patch keeps the stock method. Its decision still comes
@@ -33,13 +43,34 @@ def patch_urllib_request(group: PatchGroup, request: ModuleType) -> None:
     group.wrap(request.ProxyHandler, "proxy_open", _make_proxy_open)
 
 
-def _make_proxy_bypass(original: Callable[..., Any]) -> Callable[..., Any]:
+def _make_proxy_bypass(
+    original: Callable[..., Any], stock_environment_bypass: Callable[..., Any]
+) -> Callable[..., Any]:
     def loopback_shim_proxy_bypass(host: Any, *args: Any, **kwargs: Any) -> Any:
         if goes_direct(host, "urllib.request"):
             return True
-        return original(host, *args, **kwargs)
+        bypass = original(host, *args, **kwargs)
+        if bypass and not args and not kwargs:
+            before = no_proxy_before_extension()
+            if before is not None:
+                return _bypass_before_extension(stock_environment_bypass, host, before)
+        return bypass
 
     return loopback_shim_proxy_bypass
+
+
+def _bypass_before_extension(
+    stock_environment_bypass: Callable[..., Any], host: Any, before: dict[str, str | None]
+) -> bool:
+    # The stock matcher takes an entry as a suffix, so the "127.0.0.1" the shim
+    # added also bypasses the name "a.127.0.0.1". A host that is not loopback is
+    # decided against NO_PROXY as the user set it. getproxies_environment() reads
+    # no_proxy before NO_PROXY, and an empty no_proxy hides NO_PROXY.
+    lower, upper = before.get("no_proxy"), before.get("NO_PROXY")
+    no_proxy = lower if lower is not None else upper
+    if not no_proxy:
+        return False
+    return bool(stock_environment_bypass(host, {"no": no_proxy}))
 
 
 def _make_proxy_open(original: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,17 +9,25 @@ undone and the target keeps its stock behaviour.
 
 from __future__ import annotations
 
+import _thread
 import functools
+import os
 import sys
-import threading
 from collections.abc import Callable
-from typing import Any
 
 from . import _log
 from ._loopback import is_loopback_host
 
+# Annotations only: the typing module costs milliseconds to import, and a process
+# that imports urllib.request alone has not loaded it (CPython 3.9 to 3.13).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _MISSING = object()
-_lock = threading.RLock()
+# threading.RLock() returns this class on CPython. Importing threading instead
+# would add up to a millisecond to a first import of urllib.request on 3.10+.
+_lock = _thread.RLock()
 
 
 class Patch:
@@ -141,3 +149,20 @@ def goes_direct(host: object, client: str) -> bool:
         return False
     _log.debug("%s: %s goes direct (loopback)", client, host)
     return True
+
+
+def no_proxy_before_extension() -> dict[str, str | None] | None:
+    """Return no_proxy and NO_PROXY as they were before the shim extended them.
+
+    None means the shim left them alone, or the program has set them since, in
+    which case the values in the environment are the user's own.
+    """
+    boot = sys.modules.get("_loopback_shim_boot")
+    change = getattr(boot, "no_proxy_change", None)
+    if not change:
+        return None
+    before, after = change
+    for name, value in after.items():
+        if os.environ.get(name) != value:
+            return None
+    return dict(before)

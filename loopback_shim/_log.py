@@ -8,15 +8,20 @@ or when the program has imported logging itself and so may have configured it.
 
 from __future__ import annotations
 
+import _thread
 import os
 import re
 import sys
-import threading
-from typing import Any
+
+# Annotations only: the typing module costs milliseconds to import, and a process
+# that imports urllib.request alone has not loaded it (CPython 3.9 to 3.13).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 LOGGER_NAME = "loopback_shim"
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _logger: Any = None
 _reported_failures: set[str] = set()
 

@@ -79,13 +79,20 @@ NON_LOOPBACK_HOSTS = [
     "localhost.example.test",
     "[::ffff:10.0.0.1]",
 ]
-# NOTE: the entries the shim appends to NO_PROXY match these non-loopback names as
-# suffixes in the stock libraries, which read the environment themselves. CPython's
-# proxy_bypass and requests 2.34 send "a.127.0.0.1" direct once NO_PROXY lists
-# 127.0.0.1. requests 2.33 and older (the release Python 3.9 gets, and pip's vendored
-# copy before pip 26) match without a dot, so also "xlocalhost", "x127.0.0.1" and
-# the IPv4-compatible, not loopback, "::127.0.0.1".
-ADDED_ENTRY_SUFFIX_HOSTS = ["a.127.0.0.1", "xlocalhost", "x127.0.0.1", "[::127.0.0.1]"]
+# The entries the shim appends to NO_PROXY match these non-loopback names as
+# suffixes in the stock matchers. CPython's proxy_bypass and requests 2.34 send
+# "a.127.0.0.1" direct once NO_PROXY lists 127.0.0.1. requests 2.33 and older (the
+# release Python 3.9 gets, and pip's vendored copy before pip 26) match without a
+# dot, so also "xlocalhost", "x127.0.0.1", the IPv4-compatible, not loopback,
+# "::127.0.0.1" and any IPv6 address ending in "::1". The shim must decide them
+# against NO_PROXY as the user set it, exactly as stock does.
+ADDED_ENTRY_SUFFIX_HOSTS = [
+    "a.127.0.0.1",
+    "xlocalhost",
+    "x127.0.0.1",
+    "[::127.0.0.1]",
+    "[2001:db8::1]",
+]
 
 _OBJECT_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
@@ -294,18 +301,8 @@ def test_non_loopback_decided_as_stock(matrix, mode, no_proxy):
     assert actual == expected
 
 
-@pytest.fixture(scope="module")
-def stock_requests_version(stock_env: Interpreter) -> tuple[int, ...]:
-    code = "import requests; print(requests.__version__)"
-    version = stock_env.run(["-c", code]).stdout.strip()
-    return tuple(int(part) for part in version.split(".")[:2])
-
-
 @pytest.mark.parametrize("host", ADDED_ENTRY_SUFFIX_HOSTS)
-def test_suffix_of_added_entry_as_stock(matrix, stock_requests_version, request, host):
-    if host == "a.127.0.0.1" or stock_requests_version < (2, 34):
-        reason = "the NO_PROXY entries the shim adds match this name as a suffix"
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+def test_suffix_of_added_entry_as_stock(matrix, host):
     url = "http://%s/" % host
     stock = cell_results(matrix, "stock", None)
     shim = cell_results(matrix, "installed", None)

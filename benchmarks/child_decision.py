@@ -1,6 +1,6 @@
 """Time the patched proxy decisions against the stock ones; run inside the shim venv.
 
-``python child_decision.py REPEATS DISTINCT_HOSTS`` prints one JSON object. Every
+``python child_decision.py REPEATS DISTINCT_HOSTS TRACED_HOSTS`` prints one JSON object. Every
 patched function keeps the stock one as ``__wrapped__``, so both run in this one
 process, in interleaved repeats. The environment sets proxy variables, so the stock
 functions do their usual work (urllib's reads the proxy variables on every call).
@@ -103,17 +103,27 @@ def resident_kib() -> int:
     return -1
 
 
-def memory_after_distinct_hosts(count: int) -> dict[str, float]:
-    """Pass ``count`` distinct host names through the predicate and report memory."""
+def memory_after_distinct_hosts(count: int, traced_count: int) -> dict[str, float]:
+    """Pass distinct host names through the predicate and report memory.
+
+    ``count`` names pass with the resident set size read before and after. Then
+    ``traced_count`` further names pass under tracemalloc, which slows every
+    allocation several times over.
+    """
     is_loopback_host = loopback_shim.is_loopback_host
     gc.collect()
     rss_before = resident_kib()
-    tracemalloc.start()
-    traced_before, _ = tracemalloc.get_traced_memory()
     started = time.perf_counter()
     for index in range(count):
         is_loopback_host("host%d.example.test" % index)
     elapsed = time.perf_counter() - started
+    gc.collect()
+    rss_after = resident_kib()
+
+    tracemalloc.start()
+    traced_before, _ = tracemalloc.get_traced_memory()
+    for index in range(count, count + traced_count):
+        is_loopback_host("host%d.example.test" % index)
     gc.collect()
     traced_after, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -121,24 +131,25 @@ def memory_after_distinct_hosts(count: int) -> dict[str, float]:
     return {
         "hosts": count,
         "seconds": elapsed,
+        "rss_before_kib": rss_before,
+        "rss_after_kib": rss_after,
+        "traced_hosts": traced_count,
         "traced_before_kib": traced_before / 1024,
         "traced_after_kib": traced_after / 1024,
         "traced_peak_kib": traced_peak / 1024,
-        "rss_before_kib": rss_before,
-        "rss_after_kib": resident_kib(),
         "cache_size": cache.currsize,
         "cache_max": cache.maxsize or 0,
     }
 
 
 def main(argv: list[str]) -> None:
-    repeats, distinct = int(argv[0]), int(argv[1])
+    repeats, distinct, traced = int(argv[0]), int(argv[1]), int(argv[2])
     if not getattr(urllib.request.proxy_bypass, "__loopback_shim__", False):
         raise SystemExit("the shim is not active in this interpreter: run it in the shim venv")
     cases = decision_cases()
     samples = time_cases(cases, repeats)
     samples.update(time_cases(distinct_host_cases(), repeats))
-    result = {"samples": samples, "memory": memory_after_distinct_hosts(distinct)}
+    result = {"samples": samples, "memory": memory_after_distinct_hosts(distinct, traced)}
     print(json.dumps(result))
 
 

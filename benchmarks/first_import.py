@@ -28,7 +28,7 @@ TARGETS = ["urllib.request", "requests", "urllib3", "httpx", "aiohttp"]
 IMPORT_CODE = (
     "import time; t=time.perf_counter(); import %s; print(time.perf_counter()-t)"
 )
-ROUNDS = 30
+ROUNDS = 20
 QUICK_ROUNDS = 6
 
 

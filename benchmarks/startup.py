@@ -1,9 +1,10 @@
 """Section 1: what the shim adds to the start-up of every interpreter.
 
-Each pyenv CPython from 3.9 up gets four small venvs: one without the shim, one with
-the shim installed from its wheel, and one with only a one-line ``.pth`` file, which
-shows what any ``.pth`` file costs. The fourth has no shim but a dummy
-``sitecustomize`` in site-packages, which the PYTHONPATH mode must run after its own.
+Each pyenv CPython from 3.9 up gets five small venvs: one without the shim and one
+with the shim installed from its wheel. Two references show what any start-up hook
+costs: a ``.pth`` file with ``import os``, and a ``.pth`` file that imports an empty
+module. The fifth has no shim but a dummy ``sitecustomize`` in site-packages, which
+the PYTHONPATH mode must run after its own.
 """
 
 from __future__ import annotations
@@ -39,10 +40,14 @@ DUMMY_SITECUSTOMIZE = '"""A sitecustomize that the PYTHONPATH mode must still ru
 # The reference for the cost of any .pth file with an import line: site reads and
 # decodes the file (3.13 imports the utf-8-sig codec for it) and runs the line.
 FLOOR_PTH = "import os\n"
+# The reference for the cost of a .pth file that imports one module of its own: the
+# least that any design with a start-up module can cost.
+EMPTY_MODULE_PTH = "import empty_start_module\n"
+EMPTY_MODULE = '"""An empty module, imported at start-up by a .pth file."""\n'
 # A closed port: start-up never connects, the variable only has to be set.
 UNUSED_PROXY = "http://127.0.0.1:9"
 
-ROUNDS = 60
+ROUNDS = 40
 QUICK_ROUNDS = 10
 
 
@@ -68,6 +73,9 @@ def build_modes(workspace: Workspace, python: Path) -> dict[str, Mode]:
     shim = workspace.venv("startup-%s-shim" % tag, python, [str(workspace.wheel)])
     floor = workspace.venv("startup-%s-floor" % tag, python, [])
     (floor.site_packages / "floor.pth").write_text(FLOOR_PTH)
+    empty = workspace.venv("startup-%s-empty-module" % tag, python, [])
+    (empty.site_packages / "empty_start_module.py").write_text(EMPTY_MODULE)
+    (empty.site_packages / "empty_start_module.pth").write_text(EMPTY_MODULE_PTH)
     chain = workspace.venv("startup-%s-chain" % tag, python, [])
     (chain.site_packages / "sitecustomize.py").write_text(DUMMY_SITECUSTOMIZE)
     inject_dir = shim.site_packages / "loopback_shim" / "_inject"
@@ -86,6 +94,9 @@ def build_modes(workspace: Workspace, python: Path) -> dict[str, Mode]:
             0.8,
         ),
         "floor": Mode("reference: a `.pth` file with `import os`", floor, clean, "not installed"),
+        "empty module": Mode(
+            "reference: a `.pth` file that imports an empty module", empty, clean, "not installed"
+        ),
         "not installed, proxy": Mode("not installed, proxy variables set", bare, proxied),
         "active, proxy": Mode(
             "installed, active, proxy variables set", shim, proxied, "not installed, proxy", active

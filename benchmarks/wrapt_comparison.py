@@ -54,7 +54,7 @@ PATCHED_CHECK_CODE = (
 )
 IMPORT_CODE = "import time; t=time.perf_counter(); import requests; print(time.perf_counter()-t)"
 MODULE_COUNT_CODE = "import sys; print(len(sys.modules))"
-ROUNDS = 20
+ROUNDS = 12
 QUICK_ROUNDS = 4
 
 

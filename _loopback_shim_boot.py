@@ -202,7 +202,8 @@ class PatchingFinder:
         """Patch a target that was imported, or began importing, before activation."""
         try:
             module = sys.modules.get(name)
-            if module is None or getattr(module.__spec__, "_initializing", False):
+            spec = getattr(module, "__spec__", None)
+            if module is None or getattr(spec, "_initializing", False):
                 # Another thread is still importing the module, past this finder.
                 # __import__ waits on the module's import lock until it is done.
                 __import__(name)

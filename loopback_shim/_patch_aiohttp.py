@@ -21,6 +21,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from . import _log
 from ._patching import PatchGroup, goes_direct
 
 
@@ -30,15 +31,20 @@ def patch_aiohttp(group: PatchGroup, aiohttp: ModuleType) -> None:
 
 
 def _make_update_proxy(original: Callable[..., Any]) -> Any:
-    def loopback_shim_update_proxy(
-        self: Any, proxy: Any, proxy_auth: Any, proxy_headers: Any, *args: Any, **kwargs: Any
-    ) -> Any:
-        result = original(self, proxy, proxy_auth, proxy_headers, *args, **kwargs)
-        if proxy is not None and goes_direct(_request_host(self), "aiohttp"):
-            # The stock call above has validated the arguments; this one stores
-            # the state of a request without a proxy.
-            result = original(self, None, None, None, *args, **kwargs)
-        return result
+    def loopback_shim_update_proxy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # The stock call validates the arguments and stores the proxy; the caller's
+        # arguments pass through untouched, whatever a newer aiohttp names them.
+        result = original(self, *args, **kwargs)
+        if getattr(self, "proxy", None) is None:
+            return result
+        if not goes_direct(_request_host(self), "aiohttp"):
+            return result
+        try:
+            # (proxy, proxy_auth, proxy_headers) in aiohttp 3.8 to 3.14.
+            return original(self, None, None, None)
+        except Exception as exc:
+            _log.failure_once("aiohttp update_proxy", exc)
+            return original(self, *args, **kwargs)
 
     return loopback_shim_update_proxy
 

@@ -11,6 +11,7 @@ so that a redirect from a proxied host to loopback drops the proxy's credentials
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from types import ModuleType
 
@@ -49,6 +50,8 @@ def _make_proxy_bypass(
     def loopback_shim_proxy_bypass(host: Any, *args: Any, **kwargs: Any) -> Any:
         if goes_direct(host, "urllib.request"):
             return True
+        if goes_direct(_ipv6_host_before_port(host), "urllib.request"):
+            return True
         bypass = original(host, *args, **kwargs)
         if bypass and not args and not kwargs:
             before = no_proxy_before_extension()
@@ -57,6 +60,23 @@ def _make_proxy_bypass(
         return bypass
 
     return loopback_shim_proxy_bypass
+
+
+def _ipv6_host_before_port(host: Any) -> Any:
+    # python-websockets 15 asks proxy_bypass("::1:41963"), an IPv6 host and a port
+    # without brackets; the stock matcher splits it at the last colon. Only a
+    # string that is not itself an IPv6 address can be read that way, because
+    # "::1:8080" is also the address 0::1:8080, which is not loopback.
+    if not isinstance(host, str) or host.count(":") < 2 or host.startswith("["):
+        return None
+    address, _, port = host.rpartition(":")
+    if not port.isdigit():
+        return None
+    try:
+        socket.inet_pton(socket.AF_INET6, host.partition("%")[0])
+    except (OSError, ValueError):
+        return address
+    return None
 
 
 def _bypass_before_extension(

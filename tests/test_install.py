@@ -423,10 +423,12 @@ def test_pth_and_start_files_match(wheel_env):
     assert (site_packages / "loopback_shim.start").is_file()
     pth_lines = (site_packages / "loopback_shim.pth").read_text().splitlines()
     start_lines = (site_packages / "loopback_shim.start").read_text().splitlines()
-    # site executes only lines that start with "import " (or "import" and a tab),
-    # and runs each one on its own, so the whole hook must be that one line.
-    (pth_line,) = [line for line in pth_lines if line.strip()]
+    # site skips "#" lines, executes only lines that start with "import " (or
+    # "import" and a tab), and runs each one on its own, so the whole hook must be
+    # that one line.
+    (pth_line,) = [line for line in pth_lines if line.strip() and not line.startswith("#")]
     assert pth_line.startswith("import "), pth_line
+    assert '__import__("_loopback_shim_boot").activate()' in pth_line, pth_line
     assert "import _loopback_shim_boot" in pth_line, pth_line
     assert "_loopback_shim_boot.activate()" in pth_line, pth_line
     entries = [line.strip() for line in start_lines if line.strip() and not line.startswith("#")]

@@ -137,6 +137,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command_run(parser, args.cmd)
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
+    except ModuleNotFoundError as exc:
+        if exc.name != "_loopback_shim_boot":
+            raise
+        # The wheel installs the boot module beside the package, at the root of
+        # site-packages; without it nothing activates at start-up either.
+        location = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        sys.stderr.write(
+            "loopback-shim: error: _loopback_shim_boot.py is missing from %s, so the"
+            " installation is incomplete and the shim is not active. Reinstall it:"
+            " pip install --force-reinstall loopback-shim\n" % location
+        )
+        return EXIT_FINDING
 
 
 def command_doctor(args: argparse.Namespace) -> int:

@@ -496,3 +496,16 @@ def test_no_subcommand_prints_secret(shim_env, secret_proxy, tmp_path):
         assert completed.stdout, args
         outputs[" ".join(args[:2])] = completed.stdout
     assert "HTTP_PROXY=http://***@127.0.0.1:" in outputs["-v check"]
+
+
+@pytest.mark.parametrize("args", [["env"], ["run", "--", "true"], ["doctor"]])
+def test_missing_boot_module_says_reinstall(tmp_path, stock_env, trap_url, args):
+    # A site directory holding the package but not _loopback_shim_boot.py, as a
+    # half-removed installation leaves it; -S keeps any installed copy away.
+    shutil.copytree(REPO / "loopback_shim", tmp_path / "loopback_shim")
+    env = proxy_environ(trap_url, PYTHONPATH=str(tmp_path))
+    completed = stock_env.run(["-S", "-m", "loopback_shim", *args], env=env, check=False)
+    assert completed.returncode == 1, output_of(completed)
+    assert "Traceback" not in completed.stderr
+    assert "_loopback_shim_boot.py is missing from %s" % tmp_path in completed.stderr
+    assert "pip install --force-reinstall loopback-shim" in completed.stderr

@@ -121,7 +121,7 @@ def _make_should_bypass_proxies(original: Callable[..., Any]) -> Any:
 def _make_set_environ(original: Callable[..., Any]) -> Any:
     def loopback_shim_set_environ(name: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
         # should_bypass_proxies puts an explicit no_proxy into os.environ while it
-        # asks proxy_bypass. The shim's second run passes the user's value, which
+        # calls proxy_bypass. The shim's second run passes the user's value, which
         # the patched proxy_bypass applies by itself: writing the environment from
         # this thread would race with other threads and child processes.
         if getattr(_rechecking, "active", False):

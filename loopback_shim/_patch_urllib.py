@@ -63,7 +63,7 @@ def _make_proxy_bypass(
 
 
 def _ipv6_host_before_port(host: Any) -> Any:
-    # python-websockets 15 asks proxy_bypass("::1:41963"), an IPv6 host and a port
+    # python-websockets 15 calls proxy_bypass("::1:41963"), an IPv6 host and a port
     # without brackets; the stock matcher splits it at the last colon. Only a
     # string that is not itself an IPv6 address can be read that way, because
     # "::1:8080" is also the address 0::1:8080, which is not loopback.

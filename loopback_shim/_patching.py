@@ -138,7 +138,7 @@ def applied_patches() -> list[Patch]:
 def goes_direct(host: object, client: str) -> bool:
     """Return True if ``client`` must send a request for ``host`` direct.
 
-    This is the one decision every patch asks. It never raises: on any failure the
+    Every patch calls this one decision. It never raises: on any failure the
     caller falls back to the stock decision.
     """
     try:

@@ -319,13 +319,15 @@ print(json.dumps({"loaded_by": loaded_by}), file=sys.stderr)
 def site_venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Interpreter:
     path = tmp_path_factory.mktemp("faults") / "venv"
     subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(path)],
+        [sys.executable, "-m", "venv", "--without-pip", str(path)],
         check=True,
         timeout=300,
         env=clean_environ(),
     )
     interpreter = Interpreter(path / "bin" / "python")
-    run_pip("--python", str(interpreter.python), "install", "--no-deps", str(wheel))
+    # The clients are installed here, not borrowed from the base interpreter's
+    # site-packages: a pyenv or nox base has none of them.
+    run_pip("--python", str(interpreter.python), "install", str(wheel), "requests", "urllib3")
     return interpreter
 
 

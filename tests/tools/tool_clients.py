@@ -66,10 +66,13 @@ def via_selenium_new_session(case: dict[str, Any]) -> dict[str, Any]:
     from selenium.webdriver.remote.command import Command
     from selenium.webdriver.remote.remote_connection import RemoteConnection
 
-    proxy = None
+    # selenium 4.32 reads config.proxy.proxy_type without a None check, so the
+    # default (a SYSTEM proxy, which reads the environment) must stay unless the
+    # case sets a manual proxy.
+    options: dict[str, Any] = {"remote_server_addr": case["target"], "timeout": TIMEOUT}
     if case.get("manual_proxy"):
-        proxy = Proxy({"proxyType": ProxyType.MANUAL, "httpProxy": case["manual_proxy"]})
-    config = ClientConfig(remote_server_addr=case["target"], proxy=proxy, timeout=TIMEOUT)
+        options["proxy"] = Proxy({"proxyType": ProxyType.MANUAL, "httpProxy": case["manual_proxy"]})
+    config = ClientConfig(**options)
     connection = RemoteConnection(client_config=config)
     try:
         answer = connection.execute(Command.NEW_SESSION, {"capabilities": {}})

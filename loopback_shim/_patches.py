@@ -1,4 +1,4 @@
-"""Which patch runs when a target module is first imported.
+"""Dispatch from a target module, when it is first imported, to its patch.
 
 The boot module's finder calls apply() right after a target module executes, or at
 activation for a target that is already imported. Each patch module is imported

@@ -36,9 +36,9 @@ import wrapt
 
 def make_hook(name):
     def hook(module):
-        from loopback_shim import _patches
+        from loopback_shim import _patching
 
-        _patches.apply(name, module)
+        _patching.apply(name, module)
 
     return hook
 

@@ -5,8 +5,6 @@ The functions here are for programs where site does not run (``python -S``, froz
 applications) and for tests.
 """
 
-from __future__ import annotations
-
 import sys
 
 from ._loopback import is_loopback_host

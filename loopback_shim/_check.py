@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import _decide, _environ, _log
+from . import _decide, _environ, _patching
 from ._loopback import is_loopback_host
 
 CHILD_TIMEOUT_SECONDS = 60
@@ -34,9 +34,9 @@ def validate_url(url: str) -> str | None:
         hostname = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:
-        return "invalid URL %r: %s" % (_log.redact(url), exc)
+        return "invalid URL %r: %s" % (_patching.redact(url), exc)
     if parts.scheme.lower() not in ("http", "https") or not hostname:
-        return "invalid URL %r: expected http:// or https:// and a host" % _log.redact(url)
+        return "invalid URL %r: expected http:// or https:// and a host" % _patching.redact(url)
     return None
 
 
@@ -82,13 +82,13 @@ def _collect(mode: str, process: subprocess.Popen[str], verbose: bool) -> dict[s
                          % (mode, CHILD_TIMEOUT_SECONDS)) from None
     if verbose and stderr.strip():
         for line in stderr.strip().splitlines():
-            sys.stderr.write("loopback-shim: [%s child] %s\n" % (mode, _log.redact(line)))
+            sys.stderr.write("loopback-shim: [%s child] %s\n" % (mode, _patching.redact(line)))
     try:
         result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
         last = stderr.strip().splitlines()[-1:] or ["no output"]
         raise CheckError("the %s decision interpreter failed with exit status %s: %s"
-                         % (mode, process.returncode, _log.redact(last[0]))) from None
+                         % (mode, process.returncode, _patching.redact(last[0]))) from None
     return result
 
 
@@ -114,7 +114,7 @@ def run_check(
         shim_decision = shim_by_key.get(key, {"route": "error", "proxy": None,
                                               "reason": "not decided"})
         rows.append({
-            "url": _log.redact(key[0]),
+            "url": _patching.redact(key[0]),
             "library": key[1],
             "loopback": is_loopback_host(urlsplit(key[0]).hostname or ""),
             "stock": _redacted(stock_decision),
@@ -134,8 +134,8 @@ def run_check(
 def _redacted(decision: dict[str, Any]) -> dict[str, Any]:
     return {
         "route": decision["route"],
-        "proxy": _log.redact(decision["proxy"]) if decision.get("proxy") else None,
-        "reason": _log.redact(decision["reason"]),
+        "proxy": _patching.redact(decision["proxy"]) if decision.get("proxy") else None,
+        "reason": _patching.redact(decision["reason"]),
     }
 
 

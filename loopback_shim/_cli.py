@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, _environ, _log
+from . import __version__, _environ, _patching
 
 EXIT_OK = 0
 EXIT_FINDING = 1
@@ -122,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.verbose or _log.debug_enabled():
-        _log.enable_stderr_logging()
+    if args.verbose or _patching.debug_enabled():
+        _patching.enable_stderr_logging()
         args.verbose = True
     try:
         if args.command == "doctor":
@@ -261,7 +261,7 @@ def command_run(parser: argparse.ArgumentParser, command: list[str]) -> int:
     if executable is None:
         sys.stderr.write("loopback-shim run: error: command not found: %s\n" % command[0])
         return EXIT_NOT_FOUND
-    _log.debug("run: %s with PYTHONPATH=%s", command[0], environ["PYTHONPATH"])
+    _patching.debug("run: %s with PYTHONPATH=%s", command[0], environ["PYTHONPATH"])
     sys.stdout.flush()
     sys.stderr.flush()
     if os.name == "posix":

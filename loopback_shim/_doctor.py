@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from . import _environ, _log, _probe
+from . import _environ, _patching, _probe
 
 CHILD_TIMEOUT_SECONDS = 60
 _PROXY_NAMES = ("http_proxy", "https_proxy", "all_proxy")
@@ -102,7 +102,7 @@ def _start_servers() -> tuple[list[_RunningServer], _RunningServer, list[str]]:
         origins.append(_RunningServer("origin", "::1", origin4.port))
         hosts.append("[::1]")
     except OSError as exc:
-        _log.debug("doctor: no origin on ::1 (%s); IPv6 is skipped", exc)
+        _patching.debug("doctor: no origin on ::1 (%s); IPv6 is skipped", exc)
     trap = _RunningServer("proxy", "127.0.0.1")
     urls = ["http://%s:%d/" % (host, origin4.port) for host in hosts]
     return origins, trap, urls
@@ -148,7 +148,9 @@ def _run_clients(
             stderr += "\ntimed out after %d s" % CHILD_TIMEOUT_SECONDS
         if verbose and stderr.strip():
             for line in stderr.strip().splitlines():
-                sys.stderr.write("loopback-shim: [%s child] %s\n" % (client, _log.redact(line)))
+                sys.stderr.write(
+                    "loopback-shim: [%s child] %s\n" % (client, _patching.redact(line))
+                )
         try:
             report: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
         except (IndexError, ValueError):
@@ -190,7 +192,7 @@ def site_activation() -> list[dict[str, Any]]:
             "pth": (root / "loopback_shim.pth").is_file(),
             "start": (root / "loopback_shim.start").is_file(),
             "boot_module": boot.is_file(),
-            "package": (root / "loopback_shim" / "_patches.py").is_file(),
+            "package": (root / "loopback_shim" / "_patching.py").is_file(),
             "loadable": False,
         }
         if boot.is_file():
@@ -250,7 +252,7 @@ def run_doctor(verbose: bool) -> dict[str, Any]:
     try:
         trap_url = "http://127.0.0.1:%d" % trap.port
         environ = _child_environ(trap_url, verbose)
-        _log.debug("doctor: trap proxy %s, URLs %s", trap_url, " ".join(urls))
+        _patching.debug("doctor: trap proxy %s, URLs %s", trap_url, " ".join(urls))
         reports = _run_clients(installed_clients(), urls, environ, verbose)
     finally:
         for server in [trap, *origins]:
@@ -267,9 +269,9 @@ def run_doctor(verbose: bool) -> dict[str, Any]:
                 "client": child["client"],
                 "url": result["url"].split("loopback-shim-doctor/")[0],
                 "route": route,
-                "error": _log.redact(result["error"]) if result.get("error") else None,
+                "error": _patching.redact(result["error"]) if result.get("error") else None,
                 "shim": activation["mode"],
-                "shim_detail": _log.redact(activation.get("detail", "")),
+                "shim_detail": _patching.redact(activation.get("detail", "")),
                 "patched": activation.get("patched", []),
             })
     report["trap_proxy"] = trap_url

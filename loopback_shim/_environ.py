@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from . import _log
+from . import _patching
 
 # Windows environment names are case-insensitive, so both spellings are one variable.
 NO_PROXY_NAMES = ("NO_PROXY",) if sys.platform == "win32" else ("no_proxy", "NO_PROXY")
@@ -21,7 +21,7 @@ def is_proxy_variable(name: str) -> bool:
 def proxy_variables(environ: Mapping[str, str]) -> dict[str, str]:
     """Return the non-empty proxy variables of ``environ``, credentials redacted."""
     return {
-        name: _log.redact(value)
+        name: _patching.redact(value)
         for name, value in sorted(environ.items())
         if is_proxy_variable(name) and value.strip()
     }

@@ -6,8 +6,6 @@ clients pass in is accepted: a bare name or address, an IPv6 address with or wit
 brackets and zone id, and any of these with a ``:port`` suffix.
 """
 
-from __future__ import annotations
-
 import functools
 import socket
 

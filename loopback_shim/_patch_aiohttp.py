@@ -21,8 +21,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from . import _log
-from ._patching import PatchGroup, goes_direct
+from ._patching import PatchGroup, failure_once, goes_direct
 
 
 def patch_aiohttp(group: PatchGroup, aiohttp: ModuleType) -> None:
@@ -43,7 +42,7 @@ def _make_update_proxy(original: Callable[..., Any]) -> Any:
             # (proxy, proxy_auth, proxy_headers) in aiohttp 3.8 to 3.14.
             return original(self, None, None, None)
         except Exception as exc:
-            _log.failure_once("aiohttp update_proxy", exc)
+            failure_once("aiohttp update_proxy", exc)
             return original(self, *args, **kwargs)
 
     return loopback_shim_update_proxy

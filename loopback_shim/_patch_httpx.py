@@ -26,8 +26,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from . import _log
-from ._patching import PatchGroup, goes_direct
+from ._patching import PatchGroup, debug, failure_once, goes_direct
 
 # Instance attributes the shim sets on httpx transports.
 _INIT_ARGUMENTS = "_loopback_shim_init_arguments"
@@ -54,7 +53,7 @@ def patch_httpx(group: PatchGroup, httpx: ModuleType) -> None:
         "get_environment_proxies",
         lambda o: _make_get_environment_proxies(o, utils.URLPattern),
     )
-    group.rebind(original, wrapper, ("get_environment_proxies",))
+    group.rebind({"get_environment_proxies": (original, wrapper)})
 
     for client_class in (client.Client, client.AsyncClient):
         group.wrap(
@@ -81,7 +80,7 @@ def _make_get_environment_proxies(
                 key: value for key, value in mounts.items() if _is_valid_pattern(key, url_pattern)
             }
         except Exception as exc:
-            _log.failure_once("httpx NO_PROXY check", exc)
+            failure_once("httpx NO_PROXY check", exc)
             return mounts
 
     return loopback_shim_get_environment_proxies
@@ -95,7 +94,7 @@ def _is_valid_pattern(key: str, url_pattern: Callable[[str], Any]) -> bool:
     except Exception as exc:
         if key not in _skipped_patterns:
             _skipped_patterns.add(key)
-            _log.debug("httpx: NO_PROXY pattern %r skipped, httpx cannot parse it: %s", key, exc)
+            debug("httpx: NO_PROXY pattern %r skipped, httpx cannot parse it: %s", key, exc)
         return False
     return True
 
@@ -148,7 +147,7 @@ def _direct_transport(
             try:
                 twin = _build_direct_twin(default)
             except Exception as exc:
-                _log.failure_once("httpx direct transport", exc)
+                failure_once("httpx direct transport", exc)
                 return proxy_transport
             vars(default)[_DIRECT_TWIN] = twin
     return twin

@@ -34,7 +34,7 @@ def patch_requests(group: PatchGroup, requests: ModuleType) -> None:
     wrapper = group.wrap(
         utils, "select_proxy", lambda original: _make_select_proxy(original, host_of)
     )
-    group.rebind(stock_select_proxy, wrapper, ("select_proxy",))
+    replacements = {"select_proxy": (stock_select_proxy, wrapper)}
     group.wrap(
         sessions.SessionRedirectMixin,
         "rebuild_proxies",
@@ -44,8 +44,9 @@ def patch_requests(group: PatchGroup, requests: ModuleType) -> None:
     if hasattr(utils, "should_bypass_proxies") and hasattr(utils, "set_environ"):
         stock_should_bypass = utils.should_bypass_proxies
         wrapper = group.wrap(utils, "should_bypass_proxies", _make_should_bypass_proxies)
-        group.rebind(stock_should_bypass, wrapper, ("should_bypass_proxies",))
+        replacements["should_bypass_proxies"] = (stock_should_bypass, wrapper)
         group.wrap(utils, "set_environ", _make_set_environ)
+    group.rebind(replacements)
 
 
 def _make_host_parser(parse_url: Callable[[str], Any] | None) -> Callable[[Any], Any]:

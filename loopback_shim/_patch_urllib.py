@@ -9,27 +9,28 @@ NO_PROXY entries, with no IP or CIDR logic. ProxyHandler.proxy_open is wrapped t
 so that a redirect from a proxied host to loopback drops the proxy's credentials.
 """
 
-from __future__ import annotations
-
 import socket
-from collections.abc import Callable
-from types import ModuleType
 
-from ._patching import PatchGroup, goes_direct, no_proxy_before_extension
+from ._patching import goes_direct, no_proxy_before_extension
 
 # Annotations only: the typing module costs milliseconds to import, and a process
 # that imports urllib.request alone has not loaded it (CPython 3.9 to 3.13).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
     from typing import Any
+
+    from ._patching import PatchGroup
 
 # On Linux proxy_bypass is proxy_bypass_environment; on macOS and Windows
 # proxy_bypass consults the system settings when no proxy variable is set.
 _BYPASS_FUNCTIONS = ("proxy_bypass", "proxy_bypass_environment")
 
 
-def patch_urllib_request(group: PatchGroup, request: ModuleType) -> None:
+def patch_urllib_request(group: "PatchGroup", request: "ModuleType") -> None:
     stock_environment_bypass = request.proxy_bypass_environment
+    replacements = {}
     for name in _BYPASS_FUNCTIONS:
         original = getattr(request, name)
         wrapper = group.wrap(
@@ -37,7 +38,8 @@ def patch_urllib_request(group: PatchGroup, request: ModuleType) -> None:
             name,
             lambda original: _make_proxy_bypass(original, stock_environment_bypass),
         )
-        group.rebind(original, wrapper, (name,))
+        replacements[name] = (original, wrapper)
+    group.rebind(replacements)
     # NOTE: ProxyHandler.__init__ binds self.proxy_open into each <scheme>_open, so a
     # handler built before this patch keeps the stock method. Its decision still comes
     # from the patched proxy_bypass, but the header removal below is missing.
@@ -45,9 +47,9 @@ def patch_urllib_request(group: PatchGroup, request: ModuleType) -> None:
 
 
 def _make_proxy_bypass(
-    original: Callable[..., Any], stock_environment_bypass: Callable[..., Any]
-) -> Callable[..., Any]:
-    def loopback_shim_proxy_bypass(host: Any, *args: Any, **kwargs: Any) -> Any:
+    original: "Callable[..., Any]", stock_environment_bypass: "Callable[..., Any]"
+) -> "Callable[..., Any]":
+    def loopback_shim_proxy_bypass(host: "Any", *args: "Any", **kwargs: "Any") -> "Any":
         if goes_direct(host, "urllib.request"):
             return True
         if goes_direct(_ipv6_host_before_port(host), "urllib.request"):
@@ -62,7 +64,7 @@ def _make_proxy_bypass(
     return loopback_shim_proxy_bypass
 
 
-def _ipv6_host_before_port(host: Any) -> Any:
+def _ipv6_host_before_port(host: "Any") -> "Any":
     # python-websockets 15 calls proxy_bypass("::1:41963"), an IPv6 host and a port
     # without brackets; the stock matcher splits it at the last colon. Only a
     # string that is not itself an IPv6 address can be read that way, because
@@ -80,7 +82,7 @@ def _ipv6_host_before_port(host: Any) -> Any:
 
 
 def _bypass_before_extension(
-    stock_environment_bypass: Callable[..., Any], host: Any, before: dict[str, str | None]
+    stock_environment_bypass: "Callable[..., Any]", host: "Any", before: "dict[str, str | None]"
 ) -> bool:
     # The stock matcher takes an entry as a suffix, so the "127.0.0.1" the shim
     # added also bypasses the name "a.127.0.0.1". A host that is not loopback is
@@ -93,8 +95,8 @@ def _bypass_before_extension(
     return bool(stock_environment_bypass(host, {"no": no_proxy}))
 
 
-def _make_proxy_open(original: Callable[..., Any]) -> Callable[..., Any]:
-    def loopback_shim_proxy_open(self: Any, req: Any, *args: Any, **kwargs: Any) -> Any:
+def _make_proxy_open(original: "Callable[..., Any]") -> "Callable[..., Any]":
+    def loopback_shim_proxy_open(self: "Any", req: "Any", *args: "Any", **kwargs: "Any") -> "Any":
         if goes_direct(getattr(req, "host", None), "urllib.request"):
             # HTTPRedirectHandler copies every header of a proxied hop into the next
             # request, including the Proxy-authorization that proxy_open added for a

@@ -20,10 +20,11 @@ import importlib.util, json, os, sys, sysconfig
 site_packages = sysconfig.get_paths()["purelib"]
 pth = os.path.join(site_packages, "loopback_shim.pth")
 if os.path.exists(pth):
-    # site has run this line twice already (CPython 3.8 to 3.14 in a venv).
+    # site has run this line twice already (CPython 3.8 to 3.14 in a venv), each
+    # time inside site.addpackage, whose local sitedir the line reads.
     line = open(pth).read()
-    exec(line)
-    exec(line)
+    exec(line, {}, {"sitedir": site_packages})
+    exec(line, {}, {"sitedir": site_packages})
 import loopback_shim
 loopback_shim.activate()
 loopback_shim.activate()
@@ -181,8 +182,8 @@ BROKEN_TARGET_PROBE = r"""
 import json, urllib.request
 import requests
 import requests.adapters, requests.utils
-from loopback_shim import _patches
-_patches.apply("requests", requests)  # a second try must neither raise nor log again
+from loopback_shim import _patching
+_patching.apply("requests", requests)  # a second try must neither raise nor log again
 print(json.dumps({
     "select_proxy": requests.adapters.select_proxy("http://127.0.0.2:1/", {"http": "http://p"}),
     "utils_patched": hasattr(requests.utils.select_proxy, "__loopback_shim__"),

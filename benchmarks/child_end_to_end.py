@@ -5,7 +5,8 @@
 
 ``overhead`` runs in the shim venv and alternates blocks of BLOCK_SIZE requests with
 the shim active and with it deactivated (every patch undone, which is the stock
-code), and prints the median seconds per request of every block. ``outcome`` makes
+code), and prints, for every block, the median seconds per request and this
+process's CPU seconds per request. ``outcome`` makes
 TRIES requests, each with a new client, and prints for each whether it succeeded
 and how long it took. Both print one JSON line. Proxies come from the environment,
 and clients are built before the timer starts.
@@ -68,14 +69,15 @@ WARMUP_REQUESTS = 2
 
 
 def measure_overhead(client: str, url: str, blocks: int, block_size: int) -> dict[str, list[float]]:
-    """Return the median seconds per request of each block, with the shim and without."""
+    """Return per block, with the shim and without, the median seconds per request
+    ("shim", "stock") and the CPU seconds per request ("shim cpu", "stock cpu")."""
     import loopback_shim
 
     loopback_shim.activate()
     if not getattr(urllib.request.proxy_bypass, "__loopback_shim__", False):
         raise SystemExit("the shim is not active in this interpreter: run it in the shim venv")
 
-    def timed_block(active: bool) -> float:
+    def timed_block(active: bool) -> tuple[float, float]:
         if not active:
             loopback_shim.deactivate()
         session = Client(client, TIMEOUT_SECONDS)
@@ -83,23 +85,28 @@ def measure_overhead(client: str, url: str, blocks: int, block_size: int) -> dic
             for _ in range(WARMUP_REQUESTS):
                 session.get(url)
             durations = []
+            cpu_start = time.process_time()
             for _ in range(block_size):
                 start = time.perf_counter()
                 session.get(url)
                 durations.append(time.perf_counter() - start)
-            return statistics.median(durations)
+            cpu = (time.process_time() - cpu_start) / block_size
+            return statistics.median(durations), cpu
         finally:
             session.close()
             if not active:
                 loopback_shim.activate()
 
-    seconds: dict[str, list[float]] = {"shim": [], "stock": []}
+    seconds: dict[str, list[float]] = {"shim": [], "stock": [], "shim cpu": [], "stock cpu": []}
     rng = random.Random(20261204)
     for _ in range(blocks):
         order = [True, False]
         rng.shuffle(order)
         for active in order:
-            seconds["shim" if active else "stock"].append(timed_block(active))
+            key = "shim" if active else "stock"
+            wall, cpu = timed_block(active)
+            seconds[key].append(wall)
+            seconds[key + " cpu"].append(cpu)
     return seconds
 
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -124,9 +127,61 @@ def verify_start(python: str, env: dict[str, str]) -> None:
         raise RuntimeError("%s -c pass failed or wrote to stderr:\n%s" % (python, completed.stderr))
 
 
-def reported_seconds(argv: Sequence[str], env: dict[str, str]) -> float:
-    """Run a command that prints one duration in seconds as its last line."""
-    return float(process_output(argv, env).strip().splitlines()[-1])
+def instruction_count(argv: Sequence[str], env: dict[str, str]) -> int | None:
+    """Return the instructions a command executes in user space, or None without valgrind.
+
+    Counted by valgrind's callgrind, which simulates the CPU: the same binary, input
+    and environment give the same count whatever else the machine runs, so this
+    figure needs no repeats. PYTHONHASHSEED is fixed because hash randomization
+    changes the layout of every dict and set, and with it the count.
+    """
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="loopback-shim-callgrind-") as directory:
+        completed = subprocess.run(
+            [
+                valgrind,
+                "--tool=callgrind",
+                "--callgrind-out-file=%s" % os.path.join(directory, "callgrind.out"),
+                *argv,
+            ],
+            env=dict(env, PYTHONHASHSEED="0"),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    match = re.search(r"Collected : (\d+)", completed.stderr)
+    if completed.returncode != 0 or match is None:
+        raise RuntimeError(
+            "callgrind failed with exit status %d: %s\n%s"
+            % (completed.returncode, " ".join(argv), completed.stderr[-2000:])
+        )
+    return int(match.group(1))
+
+
+def instruction_counts(
+    commands: dict[Any, tuple[Sequence[str], dict[str, str]]],
+) -> dict[Any, int | None]:
+    """Count the instructions of several commands at once, one per CPU.
+
+    The counts do not depend on what else runs, so counting in parallel changes
+    nothing but the time the section takes.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        futures = {
+            key: pool.submit(instruction_count, argv, env) for key, (argv, env) in commands.items()
+        }
+        return {key: future.result() for key, future in futures.items()}
+
+
+def format_instructions(added: int | None, base: int | None) -> str:
+    """Format an added instruction count in millions, with its share of ``base``."""
+    if added is None or base is None:
+        return "-"
+    return "%+.2f M (%+.1f%%)" % (added / 1e6, 100.0 * added / base)
 
 
 def format_ms(seconds: float) -> str:

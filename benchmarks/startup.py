@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from harness import (
+    format_instructions,
     format_ms,
     format_ms_ci,
+    instruction_counts,
     load_average,
     log,
     median_with_ci,
@@ -149,6 +151,10 @@ def measure_python(python: Path, workspace: Workspace, rounds: int) -> list[list
         samples["cpu " + key] = [cpu for _, cpu in pairs]
 
     modules = {key: loaded_modules(mode) for key, mode in modes.items()}
+    log("start-up on Python %s: counting instructions" % version)
+    counts = instruction_counts(
+        {key: ([mode.venv.python, "-c", "pass"], mode.env) for key, mode in modes.items()}
+    )
     # Modules that site loads for any .pth file are not the shim's doing.
     pth_modules = modules["floor"] - modules["not installed"]
     rows = []
@@ -176,11 +182,18 @@ def measure_python(python: Path, workspace: Workspace, rounds: int) -> list[list
             format_ms_ci(figures["wall"]),
             format_ms_ci(figures["site"]),
             format_ms_ci(figures["cpu"]),
+            format_instructions(
+                _difference(counts[key], counts[mode.baseline]), counts[mode.baseline]
+            ),
             "%.1f" % mode.budget_ms if mode.budget_ms is not None else "-",
             within,
             ", ".join("`%s`" % name for name in added) or "none",
         ])
     return rows
+
+
+def _difference(count: int | None, base: int | None) -> int | None:
+    return None if count is None or base is None else count - base
 
 
 def run(workspace: Workspace, quick: bool) -> str:
@@ -195,6 +208,7 @@ def run(workspace: Workspace, quick: bool) -> str:
         "Added wall time (ms)",
         "Added `site.main()` (ms)",
         "Added `site.main()` CPU (ms)",
+        "Added instructions, `-c pass`",
         "Budget (ms)",
         "Within budget",
         "Added modules",
@@ -203,6 +217,9 @@ def run(workspace: Workspace, quick: bool) -> str:
         "%d interleaved rounds per Python; each figure is the median of the paired "
         "differences with its 95%% interval. The budget applies to the wall time and the "
         "`site.main()` medians, and the shim may add exactly one module besides those that "
-        "site loads for any `.pth` file (see the reference row)." % rounds
+        "site loads for any `.pth` file (see the reference row). Instructions: one run "
+        "of `python -c pass` per mode under valgrind's callgrind with PYTHONHASHSEED=0, "
+        "which counts the same on a busy machine as on a quiet one; the share is of the "
+        "baseline's count, and the figure includes interpreter shutdown." % rounds
     )
     return table(header, rows) + "\n\n" + note + "\n"

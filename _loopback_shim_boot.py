@@ -24,10 +24,10 @@ _reported = False
 # an added entry matched as a suffix ("a.127.0.0.1") never sends such a host direct.
 no_proxy_change = None
 
-# os is imported inside the functions, never bound here: the finder stays on
+# The functions import os themselves and never bind it here. The finder stays on
 # sys.meta_path until shutdown, and a finder whose module globals reach os keeps
-# that module graph alive into the slower late phase of interpreter finalization
-# (about 450,000 more instructions for "python -c pass" on CPython 3.11).
+# that module graph alive into the slower late phase of interpreter finalization.
+# On CPython 3.11 that cost "python -c pass" about 450,000 more instructions.
 
 
 def activate():
@@ -53,7 +53,7 @@ def activate():
         sys.meta_path.insert(0, finder)
         # A target imported, or being imported by another thread, before the finder
         # was inserted is patched now. importlib holds a module's lock from before it
-        # asks the finders until the module is in sys.modules.
+        # calls the finders until the module is in sys.modules.
         bootstrap = sys.modules.get("importlib._bootstrap")
         locks = getattr(bootstrap, "_module_locks", None) or ()
         if not (finder.pending.isdisjoint(sys.modules) and finder.pending.isdisjoint(locks)):
@@ -151,8 +151,9 @@ def extended_no_proxy(value):
 class PatchingFinder:
     """Meta path finder that has a target module patched right after it executes.
 
-    Only a target's name gets past the first line; loopback_shim._patching then finds
-    the module with the finders after this one and wraps its loader.
+    Only a target's name gets past the first line. For a target,
+    loopback_shim._patching finds the module with the finders after this one and
+    wraps its loader.
     """
 
     loopback_shim_marker = True

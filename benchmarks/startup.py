@@ -39,6 +39,9 @@ SITE_MAIN_CODE = (
 )
 MODULES_CODE = "import sys; print('\\n'.join(sorted(sys.modules)))"
 DUMMY_SITECUSTOMIZE = '"""A sitecustomize that the PYTHONPATH mode must still run."""\n'
+# The reference for the PYTHONPATH mode: a directory on PYTHONPATH whose sitecustomize
+# does nothing, not even run the one it shadows.
+EMPTY_SITECUSTOMIZE = '"""A sitecustomize that does nothing."""\n'
 # The reference for the cost of any .pth file with an import line: site reads and
 # decodes the file (3.13 imports the utf-8-sig codec for it) and runs the line.
 FLOOR_PTH = "import os\n"
@@ -81,6 +84,9 @@ def build_modes(workspace: Workspace, python: Path) -> dict[str, Mode]:
     chain = workspace.venv("startup-%s-chain" % tag, python, [])
     (chain.site_packages / "sitecustomize.py").write_text(DUMMY_SITECUSTOMIZE)
     inject_dir = shim.site_packages / "loopback_shim" / "_inject"
+    empty_inject_dir = chain.path / "empty-inject"
+    empty_inject_dir.mkdir(exist_ok=True)
+    (empty_inject_dir / "sitecustomize.py").write_text(EMPTY_SITECUSTOMIZE)
 
     active = budget_active_ms(shim.version)
     clean = clean_environ()
@@ -110,6 +116,12 @@ def build_modes(workspace: Workspace, python: Path) -> dict[str, Mode]:
             clean_environ(PYTHONPATH=str(inject_dir)),
             "sitecustomize",
             active,
+        ),
+        "pythonpath floor": Mode(
+            "reference: PYTHONPATH with an empty `sitecustomize.py`, no chaining",
+            chain,
+            clean_environ(PYTHONPATH=str(empty_inject_dir)),
+            "sitecustomize",
         ),
     }
 

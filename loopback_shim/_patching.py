@@ -1,9 +1,10 @@
 """Everything of the shim that runs inside a program once a target is imported.
 
 - The import hook's second half. The boot module's PatchingFinder stays on
-  sys.meta_path in every process and calls find_spec() here only for a target name:
-  the target's spec is found with the finders after it, and its loader is wrapped so
-  that the target's patch module is imported and applied right after it executes.
+  sys.meta_path in every process and calls find_spec() here only for a target name.
+  find_spec() asks the finders after it for the target's spec and wraps its loader,
+  so that the target's patch module is imported and applied right after the target
+  executes.
 - Applying and undoing patches. Each replacement is a named wrapper that carries
   ``__wrapped__`` (the original) and ``__loopback_shim__``, so a second copy of the
   shim, a second activation or a reload never wraps a wrapper. A target's patches
@@ -121,7 +122,7 @@ def patch_started_imports(finder: "Any") -> None:
 
 
 def _is_import_in_progress(name: str) -> bool:
-    # importlib takes a module's lock before it asks the finders, and the module
+    # importlib takes a module's lock before it calls the finders, and the module
     # reaches sys.modules only after that, so a thread that found a target's spec
     # just before our finder was inserted shows up only through the lock.
     # NOTE: _module_locks is private to importlib._bootstrap (CPython 3.3 to 3.14).

@@ -1,10 +1,11 @@
 """Start-up hook of loopback-shim, run by every interpreter of an environment.
 
 The .pth and .start files and the injected sitecustomize call activate(). Every
-Python process pays for this module, so it holds only what start-up runs: the
-opt-out check, the NO_PROXY extension and a finder that loads the rest of the shim
-(loopback_shim._patching) when a target module is first imported. It imports nothing
-that site has not loaded. Keep it small and parseable by the oldest supported Python.
+Python process pays for this module, so it holds only the opt-out check, the NO_PROXY
+extension and a finder whose loader wrapper loads the rest of the shim
+(loopback_shim._patching) right after a target module first executes. It imports
+nothing that site has not loaded. Keep it small and parseable by the oldest
+supported Python.
 """
 
 import sys
@@ -149,26 +150,85 @@ def extended_no_proxy(value):
 
 
 class PatchingFinder:
-    """Meta path finder that has a target module patched right after it executes.
-
-    Only a target's name gets past the first line. For a target,
-    loopback_shim._patching finds the module with the finders after this one and
-    wraps its loader.
-    """
+    """Meta path finder that has a target module patched right after it executes."""
 
     loopback_shim_marker = True
 
     def __init__(self):
         self.pending = set(TARGETS)
 
+    # importlib calls find_spec with its global import lock held (CPython 3.9 to
+    # 3.13, importlib._bootstrap._find_spec), so nothing here may import: a thread
+    # that waited here for the lock of a module that another thread is importing
+    # would deadlock with it. The shim's package loads in exec_module instead.
     def find_spec(self, name, path=None, target=None):
         if name not in self.pending:
             return None
         try:
-            from loopback_shim import _patching
-            return _patching.find_spec(self, name, path, target)
+            spec = self._find_spec_after_self(name, path, target)
+            if spec is not None and hasattr(spec.loader, "exec_module"):
+                spec.loader = PatchingLoader(spec.loader, name, self)
+            return spec
         except Exception as exc:
-            # The package is missing or broken: leave this target stock.
-            self.pending.discard(name)
             report_failure(exc)
             return None
+
+    def _find_spec_after_self(self, name, path, target):
+        finders = sys.meta_path
+        start = finders.index(self) + 1 if self in finders else len(finders)
+        for finder in finders[start:]:
+            find_spec = getattr(finder, "find_spec", None)
+            if find_spec is None:
+                # Python 3.9 to 3.11 still load through a finder that has only
+                # find_module (3.12 ignores it). Stand aside when one claims the
+                # module, so the import gets that module, unpatched, as without us.
+                find_module = getattr(finder, "find_module", None)
+                if (sys.version_info < (3, 12) and find_module is not None
+                        and find_module(name, path) is not None):
+                    self.pending.discard(name)
+                    report_skipped(name, finder)
+                    return None
+                continue
+            spec = find_spec(name, path, target)
+            if spec is not None:
+                return spec
+        return None
+
+
+class PatchingLoader:
+    """Loader wrapper that runs the original loader, then patches the module."""
+
+    def __init__(self, loader, name, finder):
+        self.loader = loader
+        self.name = name
+        self.finder = finder
+
+    def __getattr__(self, attribute):
+        return getattr(self.loader, attribute)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        # Hand the original loader back before the module runs, so that code
+        # reading __loader__ or __spec__.loader (pkgutil, importlib.resources)
+        # never sees this wrapper.
+        module.__loader__ = self.loader
+        if getattr(module, "__spec__", None) is not None:
+            module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        self.finder.pending.discard(self.name)
+        try:
+            from loopback_shim import _patching
+            _patching.apply(self.name, sys.modules.get(self.name, module))
+        except Exception as exc:
+            report_failure(exc)
+
+
+def report_skipped(name, finder):
+    """Print under LOOPBACK_SHIM_DEBUG that a target module was left unpatched."""
+    import os
+
+    if is_truthy(os.environ.get("LOOPBACK_SHIM_DEBUG")):
+        sys.stderr.write("loopback-shim: %s not patched: %s loads it through find_module,"
+                         " which the shim does not wrap\n" % (name, type(finder).__name__))

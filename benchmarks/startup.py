@@ -4,7 +4,8 @@ Each pyenv CPython from 3.9 up gets five small venvs: one without the shim and o
 with the shim installed from its wheel. Two references show what any start-up hook
 costs: a ``.pth`` file with ``import os``, and a ``.pth`` file that imports an empty
 module. The fifth has no shim but a dummy ``sitecustomize`` in site-packages, which
-the PYTHONPATH mode must run after its own.
+the PYTHONPATH mode must run after its own; a directory on PYTHONPATH with an empty
+``sitecustomize`` is the PYTHONPATH mode's reference.
 """
 
 from __future__ import annotations

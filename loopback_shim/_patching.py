@@ -1,10 +1,10 @@
 """Everything of the shim that runs inside a program once a target is imported.
 
-- The import hook's second half. The boot module's PatchingFinder stays on
-  sys.meta_path in every process and calls find_spec() here only for a target name.
-  find_spec() asks the finders after it for the target's spec and wraps its loader,
-  so that the target's patch module is imported and applied right after the target
-  executes.
+- The import hook's second half. The boot module's finder stays on sys.meta_path in
+  every process and wraps the loader of each target module. Right after the target
+  executes, the wrapper calls apply() here, which imports the target's patch module
+  and applies it. activate() calls patch_started_imports() for targets imported
+  before the finder was inserted.
 - Applying and undoing patches. Each replacement is a named wrapper that carries
   ``__wrapped__`` (the original) and ``__loopback_shim__``, so a second copy of the
   shim, a second activation or a reload never wraps a wrapper. A target's patches
@@ -49,69 +49,6 @@ _reported_failures: "set[str]" = set()
 # "scheme://user:password@host" -> "scheme://***@host"; also a bare "user:pw@host".
 # Compiled on first use (re caches it), not on import.
 _USERINFO = r"(?P<prefix>(?:[A-Za-z][A-Za-z0-9+.-]*://)?)[^/@\s]*@"
-
-
-def find_spec(finder: "Any", name: str, path: "Any", target: "Any") -> "Any":
-    """Return the spec the finders after ``finder`` give ``name``, loader wrapped."""
-    spec = _find_spec_after(finder, name, path, target)
-    if spec is not None and hasattr(spec.loader, "exec_module"):
-        spec.loader = PatchingLoader(spec.loader, name, finder)
-    return spec
-
-
-def _find_spec_after(finder: "Any", name: str, path: "Any", target: "Any") -> "Any":
-    finders = sys.meta_path
-    start = finders.index(finder) + 1 if finder in finders else len(finders)
-    for other in finders[start:]:
-        other_find_spec = getattr(other, "find_spec", None)
-        if other_find_spec is None:
-            # Python 3.9 to 3.11 still load through a finder that has only
-            # find_module (3.12 ignores it). Stand aside when one claims the
-            # module, so the import gets that module, unpatched, as without us.
-            find_module = getattr(other, "find_module", None)
-            if (sys.version_info < (3, 12) and find_module is not None
-                    and find_module(name, path) is not None):
-                finder.pending.discard(name)
-                _report_skipped(name, other)
-                return None
-            continue
-        spec = other_find_spec(name, path, target)
-        if spec is not None:
-            return spec
-    return None
-
-
-def _report_skipped(name: str, other: object) -> None:
-    if debug_enabled():
-        sys.stderr.write("loopback-shim: %s not patched: %s loads it through find_module,"
-                         " which the shim does not wrap\n" % (name, type(other).__name__))
-
-
-class PatchingLoader:
-    """Loader wrapper that runs the original loader, then patches the module."""
-
-    def __init__(self, loader: "Any", name: str, finder: "Any") -> None:
-        self.loader = loader
-        self.name = name
-        self.finder = finder
-
-    def __getattr__(self, attribute: str) -> "Any":
-        return getattr(self.loader, attribute)
-
-    def create_module(self, spec: "Any") -> "Any":
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module: "ModuleType") -> None:
-        # Hand the original loader back before the module runs, so that code
-        # reading __loader__ or __spec__.loader (pkgutil, importlib.resources)
-        # never sees this wrapper.
-        module.__loader__ = self.loader
-        spec = getattr(module, "__spec__", None)
-        if spec is not None:
-            spec.loader = self.loader
-        self.loader.exec_module(module)
-        self.finder.pending.discard(self.name)
-        apply(self.name, sys.modules.get(self.name, module))
 
 
 def patch_started_imports(finder: "Any") -> None:

@@ -156,3 +156,30 @@ def test_activation_during_imports(start_mode, origins, trap):
     assert report["duplicate_references"] == 0
     assert report["wrapped_wrappers"] == 0
     assert report["finders"] == 1
+
+
+FIND_SPEC_PROBE = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import _loopback_shim_boot
+_loopback_shim_boot.activate()
+(finder,) = [f for f in sys.meta_path if getattr(f, "loopback_shim_marker", False)]
+before = set(sys.modules)
+spec = finder.find_spec("requests")
+print(json.dumps({
+    "found": spec is not None,
+    "wrapped": type(spec.loader).__name__,
+    "imported": sorted(set(sys.modules) - before),
+}))
+"""
+
+
+def test_find_spec_imports_nothing(stock_env):
+    # importlib calls every finder's find_spec with its global import lock held
+    # (CPython 3.9 to 3.13), so an import there deadlocks with a thread that holds
+    # the lock of a shim module and waits for the global lock. The shim's package
+    # may load only once the target executes.
+    probe = stock_env.run_json(["-c", FIND_SPEC_PROBE, str(REPO)], env=proxy_environ("http://127.0.0.1:9"))
+    assert probe["found"] is True
+    assert probe["wrapped"] == "PatchingLoader"
+    assert probe["imported"] == []

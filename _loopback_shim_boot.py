@@ -158,9 +158,10 @@ class PatchingFinder:
         self.pending = set(TARGETS)
 
     # importlib calls find_spec with its global import lock held (CPython 3.9 to
-    # 3.13, importlib._bootstrap._find_spec), so nothing here may import: a thread
-    # that waited here for the lock of a module that another thread is importing
-    # would deadlock with it. The shim's package loads in exec_module instead.
+    # 3.13, importlib._bootstrap._find_spec), so nothing here may import. A thread
+    # waiting here for a module that another thread is importing would deadlock,
+    # because that thread needs the global lock for its own nested imports. The
+    # shim's package loads in exec_module instead.
     def find_spec(self, name, path=None, target=None):
         if name not in self.pending:
             return None

@@ -176,9 +176,9 @@ print(json.dumps({
 
 def test_find_spec_imports_nothing(stock_env):
     # importlib calls every finder's find_spec with its global import lock held
-    # (CPython 3.9 to 3.13), so an import there deadlocks with a thread that holds
-    # the lock of a shim module and waits for the global lock. The shim's package
-    # may load only once the target executes.
+    # (CPython 3.9 to 3.13). An import there waits for any thread that is importing
+    # the same shim module, and that thread waits for the global lock: a deadlock.
+    # The shim's package may load only once the target has executed.
     probe = stock_env.run_json(["-c", FIND_SPEC_PROBE, str(REPO)], env=proxy_environ("http://127.0.0.1:9"))
     assert probe["found"] is True
     assert probe["wrapped"] == "PatchingLoader"

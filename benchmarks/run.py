@@ -14,6 +14,7 @@ the shim run in venvs built for the run under a temporary directory.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import shlex
@@ -52,8 +53,6 @@ def cpu_model() -> str:
 
 
 def machine_block(command: str, started: float, sections: dict[str, str]) -> str:
-    import os
-
     pythons = ", ".join(python_version(python) for python in pyenv_pythons())
     lines = [
         "- Date: %s" % time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(started)),
@@ -125,20 +124,30 @@ def main(argv: list[str]) -> int:
     command = shlex.join(["python", "benchmarks/run.py", *argv])
     started = time.time()
     names = arguments.only or list(SECTIONS)
+    update = arguments.update.resolve() if arguments.update is not None else None
     blocks: dict[str, str] = {}
+    original_cwd = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="loopback-shim-bench-") as temporary:
-        work_dir = arguments.work_dir or Path(temporary)
+        work_dir = (arguments.work_dir or Path(temporary)).resolve()
         work_dir.mkdir(parents=True, exist_ok=True)
-        workspace = Workspace(work_dir)
-        for name in names:
-            blocks[name] = run_section(name, workspace, arguments.quick)
+        # Every child starts in the work directory. "python -c" and "python -S" put
+        # the current directory first on sys.path, and from the checkout that finds
+        # its sitecustomize.py and loopback_shim package, which would activate the
+        # shim in the venvs that must run without it.
+        os.chdir(work_dir)
+        try:
+            workspace = Workspace(work_dir)
+            for name in names:
+                blocks[name] = run_section(name, workspace, arguments.quick)
+        finally:
+            os.chdir(original_cwd)
     blocks["machine"] = machine_block(command, started, blocks)
 
     for name in ["machine", *names]:
         print("<!-- %s -->\n%s" % (name, blocks[name]))
-    if arguments.update is not None:
-        update_generated_blocks(arguments.update, blocks)
-        log("updated %s" % arguments.update)
+    if update is not None:
+        update_generated_blocks(update, blocks)
+        log("updated %s" % update)
     return 0
 
 

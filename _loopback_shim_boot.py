@@ -27,8 +27,8 @@ no_proxy_change = None
 
 # The functions import os themselves and never bind it here. The finder stays on
 # sys.meta_path until shutdown, and a finder whose module globals reach os keeps
-# that module graph alive into the slower late phase of interpreter finalization.
-# On CPython 3.11 that cost "python -c pass" about 450,000 more instructions.
+# that module graph alive into the slower late phase of interpreter finalization,
+# which every process would pay at exit.
 
 
 def activate():

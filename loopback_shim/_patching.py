@@ -10,7 +10,7 @@
   shim, a second activation or a reload never wraps a wrapper. A target's patches
   are applied as a group: if any step fails, because the target's internals changed,
   the steps already taken are undone and the target keeps its stock behaviour.
-- goes_direct(), the one decision every patch asks.
+- goes_direct(), the one decision that every patch calls.
 - Logging, silent unless asked and free when silent. Messages go to the
   ``loopback_shim`` logger, which carries a NullHandler; LOOPBACK_SHIM_DEBUG=1 (or
   the CLI's ``-v``) adds a stderr handler. The logging module is imported only when a
@@ -18,8 +18,8 @@
   logging itself and so may have configured it.
 
 These share one module because a first import of urllib.request loads every module
-on this path: each module costs about 260,000 instructions to find and load
-(CPython 3.11), about 0.13 ms.
+on this path, and finding and loading a module costs more than running the code of
+a small one. BENCHMARKS.md has the first-import figures.
 """
 
 import _thread
@@ -181,7 +181,7 @@ class PatchGroup:
         ``from urllib.request import proxy_bypass`` copies the function into the
         importing module; a module that ran that line before the patch keeps the
         stock function unless its copy is replaced too. One pass over sys.modules
-        serves every name: it takes about 0.3 us per loaded module.
+        serves every name, because the pass costs time per loaded module.
         """
         items = tuple(replacements.items())
         for module in list(sys.modules.values()):
@@ -312,8 +312,8 @@ def debug(message: str, *args: object) -> None:
         if not debug_enabled() and "logging" not in sys.modules:
             return
         logger = get_logger()
-    # Patched calls log every loopback decision, so this is the hot path:
-    # isEnabledFor caches its answer per logger.
+    # Patched calls log every loopback decision, so this is the hot path.
+    # isEnabledFor caches its result per logger.
     if logger.isEnabledFor(10):  # logging.DEBUG
         logger.debug(redact(message % args if args else message))
 

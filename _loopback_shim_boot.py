@@ -2,10 +2,19 @@
 
 The .pth and .start files and the injected sitecustomize call activate(). Every
 Python process pays for this module, so it holds only the opt-out check, the NO_PROXY
-extension and a finder whose loader wrapper loads the rest of the shim
-(loopback_shim._patching) right after a target module first executes. It imports
-nothing that site has not loaded. Keep it small and parseable by the oldest
-supported Python.
+extension and the import hook that has the rest of the shim (loopback_shim._patching)
+loaded right after a target module first executes. Unless it fails, it imports nothing
+that site has not loaded. Keep it small and parseable by the oldest supported Python.
+
+The module itself is the finder that activate() puts on sys.meta_path: loading
+functions costs each process less than building classes, and the loader wrapper's
+class is built only when a target is first imported.
+
+The .pth line is a bare import and call: site compiles it at every start-up, twice in
+a venv, and a guard against this module being missing cost more than everything
+else in it. pip installs and removes the .pth file and this module together. If
+this module alone is gone, site prints its "Error processing line" message and the
+process goes on with stock proxy decisions.
 """
 
 import sys
@@ -18,17 +27,22 @@ TARGETS = frozenset((
 # Appended to NO_PROXY: each form some client understands, none that makes one raise.
 LOOPBACK_NO_PROXY = ("localhost", ".localhost", "127.0.0.1", "::1", "127.0.0.0/8")
 _TRUE_VALUES = ("1", "true", "yes", "on")
+# Marks the shim's finder on sys.meta_path, whichever copy of this module it is.
+loopback_shim_marker = True
+# Targets not imported since activation: the only names find_spec looks up.
+pending = set()
 _activated = False
 _reported = False
+_loader_class = None
 # (values before, values after) of the NO_PROXY variables this process extended, or
 # None. The patches decide non-loopback hosts against the values before, so that
 # an added entry matched as a suffix ("a.127.0.0.1") never sends such a host direct.
 no_proxy_change = None
 
-# The functions import os themselves and never bind it here. The finder stays on
-# sys.meta_path until shutdown, and a finder whose module globals reach os keeps
-# that module graph alive into the slower late phase of interpreter finalization,
-# which every process would pay at exit.
+# The functions import os themselves and never bind it here. This module stays on
+# sys.meta_path until shutdown, and a finder whose globals reach os keeps that
+# module graph alive into the slower late phase of interpreter finalization, which
+# every process would pay at exit.
 
 
 def activate():
@@ -50,14 +64,18 @@ def activate():
             if getattr(finder, "loopback_shim_marker", False):
                 return
         no_proxy_change = extend_environ_no_proxy(os.environ)
-        finder = PatchingFinder()
+        # This module is the finder, so it must be the one importable by its name.
+        finder = sys.modules.get(__name__)
+        if getattr(finder, "find_spec", None) is not find_spec:
+            raise ImportError("%s is not the module in sys.modules" % __name__)
+        pending.update(TARGETS)
         sys.meta_path.insert(0, finder)
         # A target imported, or being imported by another thread, before the finder
         # was inserted is patched now. importlib holds a module's lock from before it
         # calls the finders until the module is in sys.modules.
         bootstrap = sys.modules.get("importlib._bootstrap")
         locks = getattr(bootstrap, "_module_locks", None) or ()
-        if not (finder.pending.isdisjoint(sys.modules) and finder.pending.isdisjoint(locks)):
+        if not (pending.isdisjoint(sys.modules) and pending.isdisjoint(locks)):
             from loopback_shim import _patching
             _patching.patch_started_imports(finder)
     except Exception as exc:
@@ -92,10 +110,28 @@ def extend_environ_no_proxy(environ):
     Return (values before, values after) of both variables, None for an unset one,
     if anything changed, else None.
     """
-    if not _may_name_proxy(environ):
-        return None
-    if not any(value.strip() for key, value in environ.items()
-               if key.lower().endswith("_proxy") and key.lower() != "no_proxy"):
+    # Iterating os.environ decodes each name and value in Python code, a few
+    # microseconds per variable, and was most of activate()'s cost (CPython 3.11
+    # and 3.13). So the raw names, bytes on POSIX and str on Windows, are first
+    # searched in C for "_proxy".
+    names = getattr(environ, "_data", None)
+    if isinstance(names, dict):
+        try:
+            if b"_proxy" not in b"\0".join(names).lower():
+                return None
+        except TypeError:
+            try:
+                if "_proxy" not in "\0".join(names).lower():
+                    return None
+            except TypeError:
+                pass
+    proxy_set = False
+    for key, value in environ.items():
+        key = key.lower()
+        if key.endswith("_proxy") and key != "no_proxy" and value.strip():
+            proxy_set = True
+            break
+    if not proxy_set:
         return None
     lower = environ.get("no_proxy", "")
     upper = environ.get("NO_PROXY", "")
@@ -106,31 +142,15 @@ def extend_environ_no_proxy(environ):
     else:
         value = extended_no_proxy(lower if lower.strip() else upper)
         values = {"no_proxy": value, "NO_PROXY": value}
-    before = {key: environ.get(key) for key in values}
-    if all(before[key] == value for key, value in values.items()):
+    before = {}
+    for key in values:
+        before[key] = environ.get(key)
+    if before == values:
         return None
     for key, value in values.items():
         if before[key] != value:
             environ[key] = value
     return before, values
-
-
-def _may_name_proxy(environ):
-    # Return False only if no variable name contains "_proxy". Iterating os.environ
-    # decodes each name and value in Python code, a few microseconds per variable,
-    # and was most of activate()'s cost (CPython 3.11 and 3.13). So the raw names,
-    # bytes on POSIX and str on Windows, are searched in C first.
-    names = getattr(environ, "_data", None)
-    if not isinstance(names, dict):
-        return True
-    try:
-        return b"_proxy" in b"\0".join(names).lower()
-    except TypeError:
-        pass
-    try:
-        return "_proxy" in "\0".join(names).lower()
-    except TypeError:
-        return True
 
 
 def extended_no_proxy(value):
@@ -139,91 +159,87 @@ def extended_no_proxy(value):
     A ``*`` entry means "no proxy for any host" and is left alone, because adding
     entries would turn it into a list that proxies everything else.
     """
-    present = set(entry.strip().lower() for entry in value.split(","))
+    present = set()
+    for entry in value.split(","):
+        present.add(entry.strip().lower())
     if "*" in present:
         return value
-    missing = [entry for entry in LOOPBACK_NO_PROXY if entry not in present]
+    missing = []
+    for entry in LOOPBACK_NO_PROXY:
+        if entry not in present:
+            missing.append(entry)
     if not missing:
         return value
     kept = value.strip().rstrip(",")
     return ",".join([kept] + missing) if kept else ",".join(missing)
 
 
-class PatchingFinder:
-    """Meta path finder that has a target module patched right after it executes."""
-
-    loopback_shim_marker = True
-
-    def __init__(self):
-        self.pending = set(TARGETS)
-
-    # importlib calls find_spec with its global import lock held (CPython 3.9 to
-    # 3.13, importlib._bootstrap._find_spec), so nothing here may import. A thread
-    # waiting here for a module that another thread is importing would deadlock,
-    # because that thread needs the global lock for its own nested imports. The
-    # shim's package loads in exec_module instead.
-    def find_spec(self, name, path=None, target=None):
-        if name not in self.pending:
-            return None
-        try:
-            spec = self._find_spec_after_self(name, path, target)
-            if spec is not None and hasattr(spec.loader, "exec_module"):
-                spec.loader = PatchingLoader(spec.loader, name, self)
-            return spec
-        except Exception as exc:
-            report_failure(exc)
-            return None
-
-    def _find_spec_after_self(self, name, path, target):
+# importlib calls find_spec with its global import lock held (CPython 3.9 to 3.13,
+# importlib._bootstrap._find_spec), so nothing here may import. A thread waiting
+# here for a module that another thread is importing would deadlock, because that
+# thread needs the global lock for its own nested imports. The shim's package
+# loads in the loader's exec_module instead.
+def find_spec(name, path=None, target=None):
+    """Find a pending target with the finders after this one; wrap its loader."""
+    if name not in pending:
+        return None
+    try:
         finders = sys.meta_path
-        start = finders.index(self) + 1 if self in finders else len(finders)
+        finder = sys.modules.get(__name__)
+        start = finders.index(finder) + 1 if finder in finders else len(finders)
         for finder in finders[start:]:
-            find_spec = getattr(finder, "find_spec", None)
-            if find_spec is None:
+            finder_find_spec = getattr(finder, "find_spec", None)
+            if finder_find_spec is None:
                 # Python 3.9 to 3.11 still load through a finder that has only
                 # find_module (3.12 ignores it). Stand aside when one claims the
                 # module, so the import gets that module, unpatched, as without us.
                 find_module = getattr(finder, "find_module", None)
                 if (sys.version_info < (3, 12) and find_module is not None
                         and find_module(name, path) is not None):
-                    self.pending.discard(name)
+                    pending.discard(name)
                     report_skipped(name, finder)
                     return None
                 continue
-            spec = find_spec(name, path, target)
+            spec = finder_find_spec(name, path, target)
             if spec is not None:
+                if hasattr(spec.loader, "exec_module"):
+                    spec.loader = wrap_loader(spec.loader, name)
                 return spec
+        return None
+    except Exception as exc:
+        report_failure(exc)
         return None
 
 
-class PatchingLoader:
-    """Loader wrapper that runs the original loader, then patches the module."""
+def wrap_loader(loader, name):
+    """Return a loader that runs ``loader``, then has the module patched."""
+    global _loader_class
+    if _loader_class is None:
+        class PatchingLoader:
+            def __init__(self, loader, name):
+                self.loader = loader
+                self.name = name
 
-    def __init__(self, loader, name, finder):
-        self.loader = loader
-        self.name = name
-        self.finder = finder
+            def __getattr__(self, attribute):
+                return getattr(self.loader, attribute)
 
-    def __getattr__(self, attribute):
-        return getattr(self.loader, attribute)
+            def exec_module(self, module):
+                # Hand the original loader back before the module runs, so that
+                # code reading __loader__ or __spec__.loader (pkgutil,
+                # importlib.resources) never sees this wrapper.
+                module.__loader__ = self.loader
+                if getattr(module, "__spec__", None) is not None:
+                    module.__spec__.loader = self.loader
+                self.loader.exec_module(module)
+                pending.discard(self.name)
+                try:
+                    from loopback_shim import _patching
+                    _patching.apply(self.name, sys.modules.get(self.name, module))
+                except Exception as exc:
+                    report_failure(exc)
 
-    def create_module(self, spec):
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module):
-        # Hand the original loader back before the module runs, so that code
-        # reading __loader__ or __spec__.loader (pkgutil, importlib.resources)
-        # never sees this wrapper.
-        module.__loader__ = self.loader
-        if getattr(module, "__spec__", None) is not None:
-            module.__spec__.loader = self.loader
-        self.loader.exec_module(module)
-        self.finder.pending.discard(self.name)
-        try:
-            from loopback_shim import _patching
-            _patching.apply(self.name, sys.modules.get(self.name, module))
-        except Exception as exc:
-            report_failure(exc)
+        _loader_class = PatchingLoader
+    return _loader_class(loader, name)
 
 
 def report_skipped(name, finder):

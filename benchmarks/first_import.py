@@ -37,7 +37,7 @@ IMPORT_CODE = (
     "import time; t=time.perf_counter(); c=time.process_time(); import %s; "
     "print(time.perf_counter()-t, time.process_time()-c)"
 )
-ROUNDS = 30
+ROUNDS = 60
 QUICK_ROUNDS = 6
 
 

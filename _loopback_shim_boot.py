@@ -10,11 +10,12 @@ The module itself is the finder that activate() puts on sys.meta_path: loading
 functions costs each process less than building classes, and the loader wrapper's
 class is built only when a target is first imported.
 
-The .pth line is a bare import and call: site compiles it at every start-up, twice in
-a venv, and a guard against this module being missing cost more than everything
-else in it. pip installs and removes the .pth file and this module together. If
-this module alone is gone, site prints its "Error processing line" message and the
-process goes on with stock proxy decisions.
+The .pth line stays short, because site compiles it at every start-up, twice in a
+venv. It skips the import for LOOPBACK_SHIM_DISABLE=1, the documented value, and
+leaves every other value to activate(). It has no guard against this module being
+missing, which cost more than everything else in it: pip installs and removes the
+.pth file and this module together. If this module alone is gone, site prints its
+"Error processing line" message and the process goes on with stock proxy decisions.
 """
 
 import sys

@@ -276,8 +276,12 @@ def test_disable_values(shim_env, value, disabled):
         "print(json.dumps({\n"
         "    'finders': len([f for f in sys.meta_path\n"
         "                    if getattr(f, 'loopback_shim_marker', False)]),\n"
-        "    'patched': hasattr(urllib.request.proxy_bypass, '__loopback_shim__')}))\n"
+        "    'patched': hasattr(urllib.request.proxy_bypass, '__loopback_shim__'),\n"
+        "    'boot_loaded': '_loopback_shim_boot' in sys.modules}))\n"
     )
     probe = shim_env.run_json(["-c", code], env=clean_environ(LOOPBACK_SHIM_DISABLE=value))
     assert probe["finders"] == (0 if disabled else 1)
     assert probe["patched"] is not disabled
+    # The .pth line itself skips the boot module for "1", the documented value, so
+    # that an opted-out process pays only for the line.
+    assert probe["boot_loaded"] is (value != "1")

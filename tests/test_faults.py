@@ -375,10 +375,10 @@ def test_boot_module_without_package(site_venv, origins):
 
 
 def test_package_without_boot_module(site_venv, origins):
-    # The .pth line is a bare import, because site compiles it at every start-up
-    # and a guard cost more than the rest of the hook. pip installs and removes the
-    # two files together, so only a hand-broken install gets here: site reports the
-    # line, naming the .pth file, and the program runs with stock decisions.
+    # The .pth line imports the boot module unguarded, because site compiles it at
+    # every start-up and a guard cost more than the rest of the hook. pip installs
+    # and removes the two files together, so only a hand-broken install gets here:
+    # site reports the line, naming the .pth file, and the program runs stock.
     boot = site_venv.site_packages / "_loopback_shim_boot.py"
     aside = moved_aside(boot)
     try:
@@ -401,7 +401,7 @@ def test_package_without_boot_module(site_venv, origins):
 
 def test_boot_module_as_sourceless_bytecode(site_venv, origins):
     # Tools that strip sources leave _loopback_shim_boot.pyc beside the .pth file,
-    # which the bare import line loads like any sourceless module.
+    # which the .pth line imports like any sourceless module.
     boot = site_venv.site_packages / "_loopback_shim_boot.py"
     bytecode = site_venv.site_packages / "_loopback_shim_boot.pyc"
     site_venv.run(["-c", "import py_compile, sys; py_compile.compile(sys.argv[1], sys.argv[2],"

@@ -64,11 +64,11 @@ def activate():
         for finder in sys.meta_path:
             if getattr(finder, "loopback_shim_marker", False):
                 return
-        no_proxy_change = extend_environ_no_proxy(os.environ)
         # This module is the finder, so it must be the one importable by its name.
         finder = sys.modules.get(__name__)
         if getattr(finder, "find_spec", None) is not find_spec:
-            raise ImportError("%s is not the module in sys.modules" % __name__)
+            raise ImportError("sys.modules[%r] is not this module" % __name__)
+        no_proxy_change = extend_environ_no_proxy(os.environ)
         pending.update(TARGETS)
         sys.meta_path.insert(0, finder)
         # A target imported, or being imported by another thread, before the finder

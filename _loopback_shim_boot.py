@@ -30,15 +30,20 @@ LOOPBACK_NO_PROXY = ("localhost", ".localhost", "127.0.0.1", "::1", "127.0.0.0/8
 _TRUE_VALUES = ("1", "true", "yes", "on")
 # Marks the shim's finder on sys.meta_path, whichever copy of this module it is.
 loopback_shim_marker = True
+# importlib.reload() runs this body again in the module object that may already sit
+# on sys.meta_path as the finder, so the state the finder and the patches read is
+# carried over.
+_previous = globals()
 # Targets not imported since activation: the only names find_spec looks up.
-pending = set()
+pending = _previous.get("pending", set())
 _activated = False
 _reported = False
 _loader_class = None
 # (values before, values after) of the NO_PROXY variables this process extended, or
 # None. The patches decide non-loopback hosts against the values before, so that
 # an added entry matched as a suffix ("a.127.0.0.1") never sends such a host direct.
-no_proxy_change = None
+no_proxy_change = _previous.get("no_proxy_change")
+del _previous
 
 # The functions import os themselves and never bind it here. This module stays on
 # sys.meta_path until shutdown, and a finder whose globals reach os keeps that

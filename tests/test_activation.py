@@ -34,6 +34,10 @@ spec = importlib.util.spec_from_file_location("_loopback_shim_boot_copy", boot_p
 copy = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(copy)
 copy.activate()
+# importlib.reload() runs the boot module's body again in the module object that
+# sits on sys.meta_path as the finder.
+importlib.reload(sys.modules["_loopback_shim_boot"])
+sys.modules["_loopback_shim_boot"].activate()
 
 import urllib.request, requests, urllib3
 from loopback_shim import _patching

@@ -190,9 +190,13 @@ def find_spec(name, path=None, target=None):
     if name not in pending:
         return None
     try:
+        # Found by its find_spec, not through sys.modules, which a program may edit.
         finders = sys.meta_path
-        finder = sys.modules.get(__name__)
-        start = finders.index(finder) + 1 if finder in finders else len(finders)
+        start = len(finders)
+        for index, finder in enumerate(finders):
+            if getattr(finder, "find_spec", None) is find_spec:
+                start = index + 1
+                break
         for finder in finders[start:]:
             finder_find_spec = getattr(finder, "find_spec", None)
             if finder_find_spec is None:

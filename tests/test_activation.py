@@ -162,6 +162,32 @@ def test_imported_targets_patched_at_once(stock_env, origins, trap):
     }
 
 
+# The boot module is the finder on sys.meta_path. A program that drops it from
+# sys.modules must not switch the finder off.
+BOOT_MODULE_DROPPED = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import loopback_shim
+loopback_shim.activate()
+del sys.modules["_loopback_shim_boot"]
+import clients
+import urllib.request, requests
+print(json.dumps({
+    "urllib_patched": hasattr(urllib.request.proxy_bypass, "__loopback_shim__"),
+    "requests_patched": hasattr(requests.utils.select_proxy, "__loopback_shim__"),
+    "requests": clients.run("requests_get", sys.argv[2])["via"],
+}))
+"""
+
+
+def test_boot_module_dropped_from_sys_modules(stock_env, origins, trap):
+    env = proxy_environ(trap.url.rstrip("/"))
+    probe = stock_env.run_json(["-c", BOOT_MODULE_DROPPED, str(REPO), origins[0].url], env=env)
+    assert probe["urllib_patched"] is True
+    assert probe["requests_patched"] is True
+    assert probe["requests"] == "origin"
+
+
 # A package named requests whose internals are not what the patch expects.
 FAKE_REQUESTS_UTILS = """
 def select_proxy(url, proxies):

@@ -27,6 +27,11 @@ TARGETS = frozenset((
 ))
 # Appended to NO_PROXY: each form some client understands, none that makes one raise.
 LOOPBACK_NO_PROXY = ("localhost", ".localhost", "127.0.0.1", "::1", "127.0.0.0/8")
+# Set next to the extended NO_PROXY: repr((no_proxy, NO_PROXY)) as the user set them,
+# None for an unset one. A Python child inherits only the extended values, and its
+# patches read this to decide other hosts as this process does. The name must not
+# end in "_proxy": urllib's getproxies() reads every such variable as a proxy.
+NO_PROXY_BEFORE = "LOOPBACK_SHIM_NO_PROXY_BEFORE"
 _TRUE_VALUES = ("1", "true", "yes", "on")
 # Marks the shim's finder on sys.meta_path, whichever copy of this module it is.
 loopback_shim_marker = True
@@ -73,7 +78,10 @@ def activate():
         finder = sys.modules.get(__name__)
         if getattr(finder, "find_spec", None) is not find_spec:
             raise ImportError("sys.modules[%r] is not this module" % __name__)
-        no_proxy_change = extend_environ_no_proxy(os.environ)
+        change = extend_environ_no_proxy(os.environ)
+        # After deactivate(), NO_PROXY is already extended: keep the first record.
+        if change is not None:
+            no_proxy_change = change
         pending.update(TARGETS)
         sys.meta_path.insert(0, finder)
         # A target imported, or being imported by another thread, before the finder
@@ -114,7 +122,7 @@ def extend_environ_no_proxy(environ):
     Nothing happens unless some *_proxy variable is set: on macOS and Windows a
     NO_PROXY alone would switch Python from the system proxy to no proxy at all.
     Return (values before, values after) of both variables, None for an unset one,
-    if anything changed, else None.
+    if anything changed, else None. A change also sets NO_PROXY_BEFORE.
     """
     # Iterating os.environ decodes each name and value in Python code, a few
     # microseconds per variable, and was most of activate()'s cost (CPython 3.11
@@ -156,6 +164,7 @@ def extend_environ_no_proxy(environ):
     for key, value in values.items():
         if before[key] != value:
             environ[key] = value
+    environ[NO_PROXY_BEFORE] = repr((before["no_proxy"], before["NO_PROXY"]))
     return before, values
 
 

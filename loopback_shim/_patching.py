@@ -250,17 +250,52 @@ def no_proxy_before_extension() -> "dict[str, str | None] | None":
     """Return no_proxy and NO_PROXY as they were before the shim extended them.
 
     None means the shim left them alone, or the program has set them since, in
-    which case the values in the environment are the user's own.
+    which case the values in the environment are the user's own. This process's
+    own record comes first; a process that inherited an extended NO_PROXY from a
+    parent with the shim reads the parent's record from the environment.
     """
     boot = sys.modules.get("_loopback_shim_boot")
     change = getattr(boot, "no_proxy_change", None)
-    if not change:
+    if change and _is_current(change[1]):
+        return dict(change[0])
+    inherited = _inherited_change(boot, os.environ.get(_NO_PROXY_BEFORE))
+    if inherited and _is_current(inherited[1]):
+        return dict(inherited[0])
+    return None
+
+
+_NO_PROXY_BEFORE = "LOOPBACK_SHIM_NO_PROXY_BEFORE"
+_inherited: "tuple[str | None, Any]" = (None, None)
+
+
+def _is_current(values: "dict[str, str]") -> bool:
+    return all(os.environ.get(name) == value for name, value in values.items())
+
+
+def _inherited_change(boot: "Any", record: "str | None") -> "Any":
+    # Return the (before, after) pair that a parent's start-up recorded in
+    # NO_PROXY_BEFORE, recomputing "after" with the boot module's own rule, or None
+    # for a missing or malformed record. Parsed once per distinct record.
+    global _inherited
+    if not record or boot is None:
         return None
-    before, after = change
-    for name, value in after.items():
-        if os.environ.get(name) != value:
-            return None
-    return dict(before)
+    if _inherited[0] == record:
+        return _inherited[1]
+    change = None
+    try:
+        import ast
+
+        lower, upper = ast.literal_eval(record)
+        if all(value is None or isinstance(value, str) for value in (lower, upper)):
+            environ = {"http_proxy": "http://loopback-shim.invalid"}
+            for name, value in (("no_proxy", lower), ("NO_PROXY", upper)):
+                if value is not None:
+                    environ[name] = value
+            change = boot.extend_environ_no_proxy(environ)
+    except Exception as exc:
+        failure_once("reading " + _NO_PROXY_BEFORE, exc)
+    _inherited = (record, change)
+    return change
 
 
 def debug_enabled() -> bool:

@@ -161,10 +161,53 @@ def test_other_variables_untouched():
     environ = {"HTTP_PROXY": PROXY_URL, "PATH": "/usr/bin", "HOME": "/root"}
     result = extended(environ)
     assert {key: result[key] for key in environ} == environ
-    assert set(result) == set(environ) | {"no_proxy", "NO_PROXY"}
+    assert set(result) == set(environ) | {"no_proxy", "NO_PROXY", "LOOPBACK_SHIM_NO_PROXY_BEFORE"}
+    # What the user had set, for Python children, which inherit only the extension.
+    assert result["LOOPBACK_SHIM_NO_PROXY_BEFORE"] == repr((None, None))
 
 
 # Real interpreters: what a child process of a shim process inherits.
+
+# The stock matchers take the added "127.0.0.1" as a suffix, so a name like
+# "a.127.0.0.1" must still go to the proxy: in the process that extended NO_PROXY,
+# after deactivate() and activate(), and in a Python child that inherited the
+# extended value. "decide" runs in each of them.
+SUFFIX_DECISIONS = r"""
+import json, subprocess, sys, urllib.request
+import requests.utils
+import loopback_shim
+
+def decide():
+    return {
+        "urllib": bool(urllib.request.proxy_bypass("a.127.0.0.1")),
+        "requests": bool(requests.utils.should_bypass_proxies("http://a.127.0.0.1/", None)),
+        "loopback": bool(urllib.request.proxy_bypass("127.0.0.1")),
+    }
+
+if sys.argv[1:] == ["child"]:
+    print(json.dumps(decide()))
+    sys.exit()
+first = decide()
+loopback_shim.deactivate()
+loopback_shim.activate()
+again = decide()
+child = subprocess.run([sys.executable, __file__, "child"], capture_output=True, text=True)
+print(json.dumps({"first": first, "again": again, "child": json.loads(child.stdout)}))
+"""
+
+
+@pytest.mark.parametrize("user_no_proxy", [None, "api.example.test"])
+def test_suffix_of_added_entry_proxied_in_children(shim_env, trap, tmp_path, user_no_proxy):
+    script = tmp_path / "suffix_decisions.py"
+    script.write_text(SUFFIX_DECISIONS)
+    overrides = {} if user_no_proxy is None else {"NO_PROXY": user_no_proxy}
+    env = proxy_environ(trap.url.rstrip("/"), **overrides)
+    probe = shim_env.run_json([str(script)], env=env)
+    expected = {"urllib": False, "requests": False, "loopback": True}
+    assert probe["first"] == expected
+    assert probe["again"] == expected
+    assert probe["child"] == expected
+
 
 # The child prints its own NO_PROXY and no_proxy, those a shell grandchild reads, and
 # the results of requests.get from a grandchild in the stock venv, which has no shim.

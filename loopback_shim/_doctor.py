@@ -187,20 +187,31 @@ def site_activation() -> list[dict[str, Any]]:
     for directory in dict.fromkeys(directories):
         root = Path(directory)
         boot = root / "_loopback_shim_boot.py"
+        # Tools that strip sources leave only .pyc files, which Python imports too.
+        boot_bytecode = root / "_loopback_shim_boot.pyc"
+        patching = root / "loopback_shim" / "_patching"
         row = {
             "directory": str(root),
             "pth": (root / "loopback_shim.pth").is_file(),
             "start": (root / "loopback_shim.start").is_file(),
-            "boot_module": boot.is_file(),
-            "package": (root / "loopback_shim" / "_patching.py").is_file(),
+            "boot_module": boot.is_file() or boot_bytecode.is_file(),
+            "package": any(patching.with_suffix(suffix).is_file() for suffix in (".py", ".pyc")),
             "loadable": False,
         }
-        if boot.is_file():
-            try:
+        try:
+            if boot.is_file():
                 compile(boot.read_text(encoding="utf-8"), str(boot), "exec")
                 row["loadable"] = bool(row["package"])
-            except (OSError, SyntaxError, ValueError) as exc:
-                row["error"] = "%s: %s" % (type(exc).__name__, exc)
+            elif boot_bytecode.is_file():
+                import importlib.util
+
+                with open(boot_bytecode, "rb") as file:
+                    magic = file.read(len(importlib.util.MAGIC_NUMBER))
+                if magic != importlib.util.MAGIC_NUMBER:
+                    raise ValueError("%s was compiled for another Python version" % boot_bytecode)
+                row["loadable"] = bool(row["package"])
+        except (OSError, SyntaxError, ValueError) as exc:
+            row["error"] = "%s: %s" % (type(exc).__name__, exc)
         if row["pth"] or row["start"] or row["boot_module"]:
             rows.append(row)
     return rows

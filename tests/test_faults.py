@@ -409,10 +409,14 @@ def test_boot_module_as_sourceless_bytecode(site_venv, origins):
     aside = moved_aside(boot)
     try:
         result, stderr = run_installed(site_venv, origins[0].url, debug=False)
+        doctor = site_venv.run(["-m", "loopback_shim", "doctor", "--json"], check=False)
     finally:
         aside.rename(boot)
         bytecode.unlink()
     assert stderr == []
+    (site_row,) = json.loads(doctor.stdout)["activation"]["site_packages"]
+    assert site_row["boot_module"] is True, site_row
+    assert site_row["loadable"] is True, site_row
     for client, via in WORKING.items():
         assert result[client] == via, client
     for decision in ALL_PATCHED:

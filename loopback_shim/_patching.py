@@ -250,9 +250,9 @@ def no_proxy_before_extension() -> "dict[str, str | None] | None":
     """Return no_proxy and NO_PROXY as they were before the shim extended them.
 
     None means the shim left them alone, or the program has set them since, in
-    which case the values in the environment are the user's own. This process's
-    own record comes first; a process that inherited an extended NO_PROXY from a
-    parent with the shim reads the parent's record from the environment.
+    which case the values in the environment are the user's own. The process's own
+    record comes first. A process that inherited an extended NO_PROXY from a parent
+    with the shim reads the parent's record from the environment.
     """
     boot = sys.modules.get("_loopback_shim_boot")
     change = getattr(boot, "no_proxy_change", None)

@@ -168,10 +168,10 @@ def test_other_variables_untouched():
 
 # Real interpreters: what a child process of a shim process inherits.
 
-# The stock matchers take the added "127.0.0.1" as a suffix, so a name like
-# "a.127.0.0.1" must still go to the proxy: in the process that extended NO_PROXY,
-# after deactivate() and activate(), and in a Python child that inherited the
-# extended value. "decide" runs in each of them.
+# The stock matchers take the added "127.0.0.1" as a suffix. So a name like
+# "a.127.0.0.1" must still go to the proxy in three places: the process that
+# extended NO_PROXY, the same process after deactivate() and activate(), and a
+# Python child that inherited the extended value.
 SUFFIX_DECISIONS = r"""
 import json, subprocess, sys, urllib.request
 import requests.utils

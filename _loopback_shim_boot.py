@@ -36,19 +36,16 @@ _TRUE_VALUES = ("1", "true", "yes", "on")
 # Marks the shim's finder on sys.meta_path, whichever copy of this module it is.
 loopback_shim_marker = True
 # importlib.reload() runs this body again in the module object that may already sit
-# on sys.meta_path as the finder, so the state the finder and the patches read is
-# carried over.
-_previous = globals()
+# on sys.meta_path as the finder, so pending and no_proxy_change keep their values.
 # Targets not imported since activation: the only names find_spec looks up.
-pending = _previous.get("pending", set())
+pending = globals().get("pending", set())
 _activated = False
 _reported = False
 _loader_class = None
 # (values before, values after) of the NO_PROXY variables this process extended, or
 # None. The patches decide non-loopback hosts against the values before, so that
 # an added entry matched as a suffix ("a.127.0.0.1") never sends such a host direct.
-no_proxy_change = _previous.get("no_proxy_change")
-del _previous
+no_proxy_change = globals().get("no_proxy_change")
 
 # The functions import os themselves and never bind it here. This module stays on
 # sys.meta_path until shutdown, and a finder whose globals reach os keeps that
@@ -77,7 +74,8 @@ def activate():
         # This module is the finder, so it must be the one importable by its name.
         finder = sys.modules.get(__name__)
         if getattr(finder, "find_spec", None) is not find_spec:
-            raise ImportError("sys.modules[%r] is not this module" % __name__)
+            raise ImportError("sys.modules[%r] is another module, so this copy cannot"
+                              " be the import finder" % __name__)
         change = extend_environ_no_proxy(os.environ)
         # After deactivate(), NO_PROXY is already extended: keep the first record.
         if change is not None:
@@ -245,7 +243,7 @@ def wrap_loader(loader, name):
             def exec_module(self, module):
                 # Hand the original loader back before the module runs, so that
                 # code reading __loader__ or __spec__.loader (pkgutil,
-                # importlib.resources) never sees this wrapper.
+                # importlib.resources) gets the original, not this wrapper.
                 module.__loader__ = self.loader
                 if getattr(module, "__spec__", None) is not None:
                     module.__spec__.loader = self.loader

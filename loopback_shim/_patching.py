@@ -258,13 +258,14 @@ def no_proxy_before_extension() -> "dict[str, str | None] | None":
     change = getattr(boot, "no_proxy_change", None)
     if change and _is_current(change[1]):
         return dict(change[0])
-    inherited = _inherited_change(boot, os.environ.get(_NO_PROXY_BEFORE))
+    if boot is None:
+        return None
+    inherited = _inherited_change(boot, os.environ.get(boot.NO_PROXY_BEFORE))
     if inherited and _is_current(inherited[1]):
         return dict(inherited[0])
     return None
 
 
-_NO_PROXY_BEFORE = "LOOPBACK_SHIM_NO_PROXY_BEFORE"
 _inherited: "tuple[str | None, Any]" = (None, None)
 
 
@@ -274,10 +275,10 @@ def _is_current(values: "dict[str, str]") -> bool:
 
 def _inherited_change(boot: "Any", record: "str | None") -> "Any":
     # Return the (before, after) pair that a parent's start-up recorded in
-    # NO_PROXY_BEFORE, recomputing "after" with the boot module's own rule, or None
-    # for a missing or malformed record. Parsed once per distinct record.
+    # NO_PROXY_BEFORE, or None for a missing or invalid record. "after" is computed
+    # again with the boot module's own rule. Each distinct record is parsed once.
     global _inherited
-    if not record or boot is None:
+    if not record:
         return None
     if _inherited[0] == record:
         return _inherited[1]
@@ -287,13 +288,14 @@ def _inherited_change(boot: "Any", record: "str | None") -> "Any":
 
         lower, upper = ast.literal_eval(record)
         if all(value is None or isinstance(value, str) for value in (lower, upper)):
+            # The rule extends NO_PROXY only while some proxy variable is set.
             environ = {"http_proxy": "http://loopback-shim.invalid"}
             for name, value in (("no_proxy", lower), ("NO_PROXY", upper)):
                 if value is not None:
                     environ[name] = value
             change = boot.extend_environ_no_proxy(environ)
     except Exception as exc:
-        failure_once("reading " + _NO_PROXY_BEFORE, exc)
+        failure_once("reading " + boot.NO_PROXY_BEFORE, exc)
     _inherited = (record, change)
     return change
 

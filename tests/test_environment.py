@@ -197,7 +197,7 @@ print(json.dumps({"first": first, "again": again, "child": json.loads(child.stdo
 
 
 @pytest.mark.parametrize("user_no_proxy", [None, "api.example.test"])
-def test_suffix_of_added_entry_proxied_in_children(shim_env, trap, tmp_path, user_no_proxy):
+def test_added_entry_suffix_proxied_in_child(shim_env, trap, tmp_path, user_no_proxy):
     script = tmp_path / "suffix_decisions.py"
     script.write_text(SUFFIX_DECISIONS)
     overrides = {} if user_no_proxy is None else {"NO_PROXY": user_no_proxy}
